@@ -1,0 +1,28 @@
+# Two commands: `make demo` runs the product with demo data, `make test` passes the tests.
+# Both create .venv with uv (installed from PyPI into .tools/ when missing) from the committed uv.lock.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo test bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.5"
+
+install: $(UV)
+	$(UV) sync --locked --quiet
+
+demo: install
+	.venv/bin/python manage.py run_demo
+
+test: install
+	.venv/bin/python -m pytest
+
+bench: install
+	.venv/bin/python -m pytest benchmarks --benchmark-only -p no:randomly
+
+clean:
+	rm -rf .venv .tools staticfiles .pytest_cache

@@ -1,0 +1,79 @@
+"""Every view declares its access policy with one of these decorators.
+
+`tests/dashboard/test_access_policies.py` walks every URL pattern and fails on a view without one.
+
+* `@access("app.perm")`: login required, then the role permission (403 without it).
+* `@access("app.perm", obj=scoped(Model))`: login required; the object is looked up through
+  `Model.objects.for_user(user)` (404 outside the user's scope), then the permission is checked
+  against it (403), and the view receives the object instead of the URL's key.
+* `@public("why")`: no login (login page, health check, provider webhooks, sandbox wire APIs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django_htmx.http import HttpResponseClientRedirect
+from django.shortcuts import resolve_url
+
+
+class Scoped:
+    """Looks a URL's object up through `Model.objects.for_user(user)`."""
+
+    def __init__(self, model, url_kwarg: str = "pk", field: str = "pk", name: str | None = None):
+        self.model = model
+        self.url_kwarg = url_kwarg
+        self.field = field
+        self.name = name or model._meta.model_name
+
+    def load(self, request, kwargs: dict):
+        value = kwargs.pop(self.url_kwarg)
+        try:
+            obj = self.model.objects.for_user(request.user).filter(**{self.field: value}).first()
+        except (ValueError, TypeError):
+            obj = None
+        if obj is None:
+            raise Http404(f"No {self.model._meta.verbose_name} here.")
+        kwargs[self.name] = obj
+        return obj
+
+
+scoped = Scoped
+
+
+def _login_redirect(request):
+    login_url = resolve_url(settings.LOGIN_URL)
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(f"{login_url}?next={request.htmx.current_url_abs_path or '/'}")
+    return redirect_to_login(request.get_full_path(), login_url)
+
+
+def access(perm: str | None = None, *, obj: Scoped | None = None) -> Callable:
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _login_redirect(request)
+            target = obj.load(request, kwargs) if obj else None
+            if perm and not request.user.has_perm(perm, target):
+                raise PermissionDenied("Your role may not do this.")
+            return view(request, *args, **kwargs)
+
+        wrapped.scoped_model = obj.model if obj else None
+        wrapped.access_policy = f"login, {perm or 'any member'}" + (f", scoped {obj.model.__name__}" if obj else "")
+        return wrapped
+
+    return decorator
+
+
+def public(reason: str) -> Callable:
+    def decorator(view):
+        view.access_policy = f"public: {reason}"
+        return view
+
+    return decorator

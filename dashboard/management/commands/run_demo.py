@@ -1,0 +1,116 @@
+"""`make demo`: migrate, load the demo data, then run web, one Celery worker and Celery beat until Ctrl-C.
+
+Each child runs in its own session so that Ctrl-C reaches only this supervisor, which then stops the
+children in order, waits for them, and stops the embedded PostgreSQL and Redis it relies on.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from dashboard import embedded
+from dashboard.demo_data import DEMO_PASSWORD, USERS
+
+
+class Command(BaseCommand):
+    help = "Run the whole product with demo data (web, worker, beat) until Ctrl-C."
+
+    def handle(self, *args, **options):
+        port = int(os.environ.get("PORT", "8000"))
+        python = sys.executable
+        bin_dir = os.path.dirname(python)
+        embedded.DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("demo")
+
+        env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        commands = {
+            "web": [
+                os.path.join(bin_dir, "gunicorn"), "dashboard.wsgi",
+                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
+                "--threads", "16", "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-",
+            ],
+            "worker": [
+                os.path.join(bin_dir, "celery"), "-A", "dashboard", "worker", "--pool", "threads",
+                "--concurrency", "8", "-Q", "celery,tracking", "--loglevel", "INFO", "--hostname", f"demo@{port}",
+            ],
+            "beat": [
+                os.path.join(bin_dir, "celery"), "-A", "dashboard", "beat", "--loglevel", "INFO",
+                "--schedule", str(embedded.DATA_DIR / "celerybeat-schedule"),
+            ],
+        }
+        children: dict[str, subprocess.Popen] = {}
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            for name, argv in commands.items():
+                children[name] = subprocess.Popen(argv, env=env, start_new_session=True)
+            url = f"http://127.0.0.1:{port}/"
+            self._wait_healthy(url, lambda: stopping)
+            if not stopping:
+                self._banner(url)
+            while not stopping:
+                for name, child in children.items():
+                    if child.poll() is not None:
+                        self.stderr.write(f"{name} exited with {child.returncode}; stopping the demo.")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            self.stdout.write("Stopping web, worker and beat…")
+            for child in children.values():
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for child in children.values():
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+            from django.db import connections
+
+            connections.close_all()
+            if not os.environ.get("REDIS_URL"):
+                embedded.stop_redis()
+            if not os.environ.get("DATABASE_URL"):
+                embedded.stop_postgres()
+            self.stdout.write("Demo stopped; no process left running.")
+
+    def _wait_healthy(self, url: str, should_stop) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not should_stop():
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=3) as response:
+                    if json.load(response).get("workers", 0) >= 1:
+                        return
+            except Exception:
+                pass
+            time.sleep(0.5)
+
+    def _banner(self, url: str) -> None:
+        width = 72
+        self.stdout.write("=" * width)
+        self.stdout.write(self.style.SUCCESS(f"Terminal Dashboard is running at {url}"))
+        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        for email, role, *_ in USERS:
+            self.stdout.write(f"  {email:<28} {role.label}")
+        if settings.SANDBOX_ENABLED:
+            self.stdout.write(f"Sandbox terminals: {url}sandbox/")
+        self.stdout.write("Press Ctrl-C to stop everything.")
+        self.stdout.write("=" * width)

@@ -1,0 +1,185 @@
+"""Tenancy: Platform → Reseller → Merchant → Store, users who log in with their email, and one
+Membership per user giving one organisation and one role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    PLATFORM_ADMIN = "platform_admin", "Platform admin"
+    RESELLER_ADMIN = "reseller_admin", "Reseller admin"
+    MERCHANT_MANAGER = "merchant_manager", "Merchant manager"
+    CASHIER = "cashier", "Cashier"
+
+
+def membership_of(user) -> Membership | None:
+    """The user's membership, cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_membership_cache"):
+        user._membership_cache = Membership.objects.select_related("reseller", "merchant", "store").filter(user=user).first()
+    return user._membership_cache
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        if not email:
+            raise ValueError("A user needs an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("email address", unique=True)
+    full_name = models.CharField(max_length=120, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def membership(self) -> Membership | None:
+        return membership_of(self)
+
+    @property
+    def role(self) -> str | None:
+        membership = membership_of(self)
+        return membership.role if membership else None
+
+
+class ResellerQuerySet(models.QuerySet):
+    def for_user(self, user) -> ResellerQuerySet:
+        m = membership_of(user)
+        if m is None:
+            return self.none()
+        if m.role == Role.PLATFORM_ADMIN:
+            return self.all()
+        if m.role == Role.RESELLER_ADMIN:
+            return self.filter(pk=m.reseller_id)
+        return self.none()
+
+
+class Reseller(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ResellerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MerchantQuerySet(models.QuerySet):
+    def for_user(self, user) -> MerchantQuerySet:
+        m = membership_of(user)
+        if m is None:
+            return self.none()
+        if m.role == Role.PLATFORM_ADMIN:
+            return self.all()
+        if m.role == Role.RESELLER_ADMIN:
+            return self.filter(reseller_id=m.reseller_id)
+        return self.filter(pk=m.merchant_id)
+
+
+class Merchant(models.Model):
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="merchants")
+    name = models.CharField(max_length=100)
+    contact_email = models.EmailField(blank=True)
+    default_currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MerchantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["reseller", "name"], name="merchant_name_unique_in_reseller")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StoreQuerySet(models.QuerySet):
+    def for_user(self, user) -> StoreQuerySet:
+        m = membership_of(user)
+        if m is None:
+            return self.none()
+        if m.role == Role.PLATFORM_ADMIN:
+            return self.all()
+        if m.role == Role.RESELLER_ADMIN:
+            return self.filter(merchant__reseller_id=m.reseller_id)
+        if m.role == Role.CASHIER and m.store_id:
+            return self.filter(pk=m.store_id)
+        return self.filter(merchant_id=m.merchant_id)
+
+
+class Store(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="stores")
+    name = models.CharField(max_length=100)
+    address = models.CharField(max_length=200, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["merchant__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="store_name_unique_in_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant.name} / {self.name}"
+
+
+class Membership(models.Model):
+    """One organisation and one role per user; the organisation columns that the role needs are set,
+    the others are empty (checked by the database)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="membership_row")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    reseller = models.ForeignKey(Reseller, null=True, blank=True, on_delete=models.CASCADE)
+    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.CASCADE)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="membership_organisation_fits_role",
+                condition=(
+                    Q(role=Role.PLATFORM_ADMIN, reseller__isnull=True, merchant__isnull=True, store__isnull=True)
+                    | Q(role=Role.RESELLER_ADMIN, reseller__isnull=False, merchant__isnull=True, store__isnull=True)
+                    | Q(role=Role.MERCHANT_MANAGER, reseller__isnull=True, merchant__isnull=False, store__isnull=True)
+                    | Q(role=Role.CASHIER, reseller__isnull=True, merchant__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.get_role_display()}"
+
+    @property
+    def organisation(self):
+        return self.store or self.merchant or self.reseller

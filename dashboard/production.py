@@ -1,0 +1,29 @@
+"""Production settings: `DJANGO_SETTINGS_MODULE=dashboard.production`.
+
+Refuses to start without SECRET_KEY and DATABASE_URL (and REDIS_URL): production never falls back to
+the embedded servers or to a development key.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CREDENTIALS_KEYS") if not os.environ.get(name)]
+if _missing:
+    raise ImproperlyConfigured(f"Production needs these environment variables: {', '.join(_missing)}")
+
+from dashboard.settings import *  # noqa: E402,F403
+from dashboard.settings import env  # noqa: E402
+
+DEBUG = False
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = 63072000  # two years
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True

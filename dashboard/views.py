@@ -1,0 +1,189 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from dashboard import services
+from dashboard.access import access, public, scoped
+from dashboard.forms import MerchantForm, ResellerForm, StoreForm
+from dashboard.models import Merchant, Reseller, Role, Store, membership_of
+
+PAGE_SIZE = 25
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+login = public("the login page")(
+    auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True)
+)
+logout = public("logging out ends whatever session there is")(auth_views.LogoutView.as_view())
+password_change = access()(auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html"))
+password_change_done = access()(
+    auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html")
+)
+
+
+# --- health ---------------------------------------------------------------------------------------
+
+
+@public("load balancers and monitors; reveals no configuration")
+@never_cache
+@require_GET
+def healthz(request):
+    from dashboard.celery import app as celery_app
+
+    checks: dict = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "unavailable"
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception:
+        checks["broker"] = "unavailable"
+    workers = 0
+    if checks["broker"] == "ok":
+        try:
+            workers = len(celery_app.control.ping(timeout=1.0) or [])
+        except Exception:
+            workers = 0
+    checks["workers"] = workers
+    healthy = checks["database"] == "ok" and checks["broker"] == "ok" and workers >= 1
+    if not healthy and workers == 0:
+        checks["failing"] = [name for name in ("database", "broker") if checks[name] != "ok"] or ["workers"]
+    elif not healthy:
+        checks["failing"] = [name for name in ("database", "broker") if checks[name] != "ok"]
+    return JsonResponse(checks, status=200 if healthy else 503)
+
+
+# --- home -----------------------------------------------------------------------------------------
+
+
+@access()
+def home(request):
+    user = request.user
+    membership = membership_of(user)
+    counts = {
+        "resellers": Reseller.objects.for_user(user).count() if membership.role == Role.PLATFORM_ADMIN else None,
+        "merchants": Merchant.objects.for_user(user).count(),
+        "stores": Store.objects.for_user(user).count(),
+    }
+    return render(request, "dashboard/home.html", {"counts": counts})
+
+
+# --- resellers ------------------------------------------------------------------------------------
+
+
+@access("dashboard.manage_resellers")
+def reseller_list(request):
+    resellers = Reseller.objects.for_user(request.user).annotate(merchant_count=Count("merchants"))
+    return render(request, "dashboard/reseller_list.html", {"page": _page(request, resellers)})
+
+
+@access("dashboard.manage_resellers")
+def reseller_create(request):
+    form = ResellerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        reseller = services.reseller_save(form=form)
+        messages.success(request, f"Reseller “{reseller.name}” created.")
+        return redirect("dashboard:reseller_list")
+    return render(request, "dashboard/form.html", {"form": form, "title": "New reseller", "cancel": "dashboard:reseller_list"})
+
+
+@access("dashboard.manage_resellers", obj=scoped(Reseller))
+def reseller_edit(request, reseller):
+    form = ResellerForm(request.POST or None, instance=reseller)
+    if request.method == "POST" and form.is_valid():
+        services.reseller_save(form=form)
+        messages.success(request, "Reseller saved.")
+        return redirect("dashboard:reseller_list")
+    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {reseller.name}", "cancel": "dashboard:reseller_list"})
+
+
+# --- merchants ------------------------------------------------------------------------------------
+
+
+@access("dashboard.manage_merchants")
+def merchant_list(request):
+    merchants = (
+        Merchant.objects.for_user(request.user).select_related("reseller").annotate(store_count=Count("stores"))
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        merchants = merchants.filter(name__icontains=query)
+    return render(request, "dashboard/merchant_list.html", {"page": _page(request, merchants), "q": query})
+
+
+@access("dashboard.manage_merchants")
+def merchant_create(request):
+    form = MerchantForm(request.POST or None, resellers=Reseller.objects.for_user(request.user))
+    if request.method == "POST" and form.is_valid():
+        merchant = services.merchant_save(form=form)
+        messages.success(request, f"Merchant “{merchant.name}” created. Add its first store next.")
+        return redirect("dashboard:merchant_detail", pk=merchant.pk)
+    return render(request, "dashboard/form.html", {"form": form, "title": "New merchant", "cancel": "dashboard:merchant_list"})
+
+
+@access("dashboard.manage_merchants", obj=scoped(Merchant))
+def merchant_detail(request, merchant):
+    stores = Store.objects.for_user(request.user).filter(merchant=merchant)
+    return render(request, "dashboard/merchant_detail.html", {"merchant": merchant, "stores": stores})
+
+
+@access("dashboard.manage_merchants", obj=scoped(Merchant))
+def merchant_edit(request, merchant):
+    form = MerchantForm(request.POST or None, instance=merchant, resellers=Reseller.objects.for_user(request.user))
+    if request.method == "POST" and form.is_valid():
+        services.merchant_save(form=form)
+        messages.success(request, "Merchant saved.")
+        return redirect("dashboard:merchant_detail", pk=merchant.pk)
+    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {merchant.name}", "cancel": "dashboard:merchant_list"})
+
+
+# --- stores ---------------------------------------------------------------------------------------
+
+
+@access("dashboard.manage_stores")
+def store_list(request):
+    stores = Store.objects.for_user(request.user).select_related("merchant")
+    merchant_id = request.GET.get("merchant", "")
+    if merchant_id.isdigit():
+        stores = stores.filter(merchant_id=merchant_id)
+    return render(request, "dashboard/store_list.html", {"page": _page(request, stores)})
+
+
+@access("dashboard.manage_stores")
+def store_create(request):
+    merchants = Merchant.objects.for_user(request.user)
+    initial = {}
+    if request.GET.get("merchant", "").isdigit():
+        initial["merchant"] = merchants.filter(pk=request.GET["merchant"]).first()
+    form = StoreForm(request.POST or None, merchants=merchants, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        store = services.store_save(form=form)
+        messages.success(request, f"Store “{store.name}” created.")
+        return redirect("dashboard:store_list")
+    return render(request, "dashboard/form.html", {"form": form, "title": "New store", "cancel": "dashboard:store_list"})
+
+
+@access("dashboard.manage_stores", obj=scoped(Store))
+def store_edit(request, store):
+    form = StoreForm(request.POST or None, instance=store, merchants=Merchant.objects.for_user(request.user))
+    if request.method == "POST" and form.is_valid():
+        services.store_save(form=form)
+        messages.success(request, "Store saved.")
+        return redirect("dashboard:store_list")
+    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {store.name}", "cancel": "dashboard:store_list"})

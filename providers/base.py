@@ -1,0 +1,490 @@
+"""The contract between the dashboard and one cloud-terminal provider.
+
+One ``Provider`` subclass per provider (``providers/<name>.py``) speaks that
+provider's wire API over httpx and answers in the types below. Services call
+these methods; they never look at a provider's HTTP, status words or error
+codes. ``Capabilities`` tell the UI and the trackers what a provider can do, so
+no template or task asks "is this Payroc?".
+
+Amounts are integer minor units plus an ISO 4217 currency (see ``money.py``).
+Timestamps are timezone-aware UTC.
+
+How the tracker follows a payment (the adapters do not loop):
+
+* ``status_channel == "long_poll"`` (Payroc): call ``get_payment(wait=True)``
+  back to back; the provider holds each call until the status changes.
+* ``status_channel == "poll"`` (USAePay…): call ``get_payment()`` every
+  ``poll_interval_s`` seconds, within ``requests_per_minute``.
+* Keep following until the state is in ``FINAL_STATES`` or
+  ``deadline_for(started_at, timeout_s)`` passes (the time the terminal waits for
+  the customer plus ``TRACKING_GRACE``); then the payment becomes ``unknown`` and
+  the reconciler takes over. Giving up earlier risks a duplicate charge: the
+  terminal may still approve after the POS stopped looking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Callable, ClassVar, Literal, Protocol
+
+import httpx
+
+from providers.errors import AuthError, InvalidRequest, UnsupportedOperation
+from providers.http import make_client
+
+# The official Payroc SDK re-fetches its bearer token 2 minutes before expiry.
+TOKEN_REFRESH_MARGIN = timedelta(minutes=2)
+
+# Added to the terminal's own timeout before a tracker gives up: covers one
+# Payroc long-poll hold (up to 60 s) and clock skew between us and the provider.
+TRACKING_GRACE = timedelta(seconds=60)
+
+# Payroc limits orderId to 24 characters; we use the same limit everywhere.
+MAX_REFERENCE_LENGTH = 24
+
+
+class PaymentState(StrEnum):
+    CREATED = "created"
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+FINAL_STATES: frozenset[PaymentState] = frozenset(
+    {
+        PaymentState.APPROVED,
+        PaymentState.DECLINED,
+        PaymentState.CANCELED,
+        PaymentState.TIMED_OUT,
+        PaymentState.FAILED,
+    }
+)
+
+
+class PaymentKind(StrEnum):
+    SALE = "sale"
+    AUTH = "auth"  # authorise only; money moves on capture
+    REFUND = "refund"  # unreferenced refund taken on the terminal
+
+
+RefundMode = Literal["device", "referenced", "both"]
+StatusChannel = Literal["long_poll", "poll"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider's API offers; drives the UI and the trackers."""
+
+    can_rename: bool
+    can_abort: bool
+    needs_capture: bool  # supports auth-only payments that are captured later
+    has_webhooks: bool
+    refund_mode: RefundMode  # "device": card present on a terminal; "referenced": by transaction
+    reports_online: bool  # TerminalInfo.online is meaningful
+    has_idempotency_key: bool  # start_payment may simply be repeated with the same key
+    status_channel: StatusChannel
+    poll_interval_s: float  # pause between status calls
+    default_timeout_s: int  # how long the terminal waits for the customer
+    requests_per_minute: int | None  # rate budget of one credential; None = not documented
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One provider account as the credentials app hands it to an adapter.
+
+    ``secrets`` (e.g. Payroc ``api_key``; USAePay ``api_key``, ``api_pin``,
+    ``webhook_signature_key``) never appear in ``repr`` and never in logs.
+    ``settings`` holds non-secret options (Payroc ``processing_terminal_id``).
+    """
+
+    provider: str
+    environment: str
+    base_url: str
+    identity_url: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"AccountConfig(provider={self.provider!r}, environment={self.environment!r}, "
+            f"base_url={self.base_url!r}, identity_url={self.identity_url!r}, "
+            f"secrets=<{len(self.secrets)} redacted: {', '.join(sorted(self.secrets))}>, "
+            f"settings={dict(self.settings)!r})"
+        )
+
+    __str__ = __repr__
+
+    def secret(self, name: str) -> str:
+        """The secret ``name``; AuthError if the account lacks it."""
+        value = self.secrets.get(name)
+        if not value:
+            raise AuthError(f"The {self.provider} account has no {name.replace('_', ' ')} configured.")
+        return value
+
+
+@dataclass(frozen=True)
+class Token:
+    """A bearer token and the moment it expires."""
+
+    access_token: str = field(repr=False)
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.expires_at.tzinfo is None:
+            raise ValueError("Token.expires_at must be timezone-aware")
+
+    def needs_refresh(self, now: datetime, margin: timedelta = TOKEN_REFRESH_MARGIN) -> bool:
+        """True once ``now`` is within ``margin`` of expiry (or past it)."""
+        return now >= self.expires_at - margin
+
+
+class TokenStore(Protocol):
+    """Where an adapter keeps its current token between calls and processes.
+
+    The credentials app implements a database-backed store (encrypted); tests
+    and one-off scripts use ``MemoryTokenStore``.
+    """
+
+    def load(self) -> Token | None: ...
+
+    def save(self, token: Token) -> None: ...
+
+
+class MemoryTokenStore:
+    def __init__(self, token: Token | None = None) -> None:
+        self._token = token
+
+    def load(self) -> Token | None:
+        return self._token
+
+    def save(self, token: Token) -> None:
+        self._token = token
+
+
+@dataclass(frozen=True)
+class TerminalInfo:
+    ref: str  # the provider's id for the terminal (Payroc serial number, USAePay device key)
+    name: str
+    model: str
+    serial: str
+    online: bool | None  # None: the provider cannot tell
+    status_text: str
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The provider's view of one payment, refund or capture.
+
+    ``provider_ref`` identifies what ``get_payment``/``abort_payment`` take (Payroc
+    instruction id, USAePay request key); for ``capture``/``refund`` results it is
+    the provider's transaction or refund id. ``transaction_ref`` is the processed
+    transaction (Payroc paymentId/refundId, USAePay trankey) once there is one:
+    the handle for ``capture`` and ``refund``.
+    """
+
+    provider_ref: str
+    state: PaymentState
+    raw_status: str
+    transaction_ref: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    card_brand: str | None = None
+    card_last4: str | None = None
+    auth_code: str | None = None
+    message: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Start a sale, auth-only or card-present refund on a terminal.
+
+    ``idempotency_key`` is the payment's UUID4, stored before the first call and
+    reused on every retry. ``reference`` is our order id (at most 24 characters,
+    Payroc's orderId limit); providers echo it back, so it also finds a start
+    whose answer was lost.
+    """
+
+    kind: PaymentKind
+    terminal_ref: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    reference: str
+    description: str = ""
+    timeout_s: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", PaymentKind(self.kind))
+        _check_amount(self.amount_minor)
+        _check_currency(self.currency)
+        _check_idempotency_key(self.idempotency_key)
+        _check_reference(self.reference)
+        if not self.terminal_ref:
+            raise InvalidRequest("A terminal must be chosen.")
+        if self.timeout_s is not None and (
+            isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, int) or self.timeout_s <= 0
+        ):
+            raise InvalidRequest("The timeout must be a positive number of seconds.")
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Refund (part of) an earlier transaction without the card ("referenced")."""
+
+    original_transaction_ref: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    reference: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_amount(self.amount_minor)
+        _check_currency(self.currency)
+        _check_idempotency_key(self.idempotency_key)
+        _check_reference(self.reference)
+        if not self.original_transaction_ref:
+            raise InvalidRequest("A refund needs the original transaction.")
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook delivery. A trigger to re-read the truth, never the truth itself.
+
+    ``payment_ref`` is the provider reference the event is about, as the provider
+    sends it (USAePay: the transaction key, i.e. a ``transaction_ref``);
+    ``order_reference`` is our ``reference`` when the provider echoes it.
+    """
+
+    event_id: str
+    event_type: str
+    payment_ref: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    order_reference: str | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Provider(ABC):
+    """One provider's wire API behind the common contract.
+
+    Every method either returns the documented result or raises a
+    ``providers.errors.ProviderError`` subclass; httpx exceptions never escape.
+    Nothing here touches a database or holds a lock; callers must not hold
+    database locks across these calls either.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        token_store: TokenStore | None = None,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.account = account
+        self.token_store: TokenStore = token_store if token_store is not None else MemoryTokenStore()
+        self._owns_client = client is None
+        self.client = client if client is not None else make_client(account.base_url, label=self.name)
+        self._clock = clock or _utcnow
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.account!r})"
+
+    def close(self) -> None:
+        """Close the HTTP client if this adapter created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def deadline_for(self, started_at: datetime, timeout_s: int | None = None) -> datetime:
+        """When a tracker stops waiting for a payment started at ``started_at``.
+
+        The terminal's own timeout (``timeout_s`` as sent, else
+        ``capabilities.default_timeout_s``) plus ``TRACKING_GRACE``.
+        """
+        timeout = timeout_s if timeout_s is not None else self.capabilities.default_timeout_s
+        return started_at + timedelta(seconds=timeout) + TRACKING_GRACE
+
+    # -- credentials -------------------------------------------------------
+
+    def obtain_token(self) -> Token | None:
+        """Fetch a fresh access token from the provider and save it in the token store.
+
+        Returns None for providers without expiring tokens. Raises AuthError when the
+        provider refuses the long-lived secret. Adapters with tokens call this
+        themselves before expiry and once after a 401; the credentials app calls it
+        to verify a new secret.
+        """
+        return None
+
+    # -- terminals ---------------------------------------------------------
+
+    @abstractmethod
+    def list_terminals(self) -> list[TerminalInfo]:
+        """Every terminal of the account, following the provider's pagination to the end."""
+
+    @abstractmethod
+    def get_terminal(self, ref: str) -> TerminalInfo:
+        """One terminal by its ``ref``; NotFound if the provider does not know it."""
+
+    def rename_terminal(self, ref: str, *, name: str) -> TerminalInfo:
+        """Rename the terminal at the provider and return it as the provider now has it.
+
+        Raises UnsupportedOperation when ``capabilities.can_rename`` is False.
+        """
+        raise UnsupportedOperation(f"{self.name} has no API to rename terminals.")
+
+    # -- payments ----------------------------------------------------------
+
+    @abstractmethod
+    def start_payment(self, req: StartRequest) -> PaymentResult:
+        """Ask the terminal to take ``req``; return as soon as the provider accepted it.
+
+        The result is normally ``pending`` with ``provider_ref`` set. A refusal where
+        nothing ran on the terminal raises a permanent ProviderError (TerminalOffline,
+        TerminalBusy, BatteryLow, InvalidRequest, NotFound…). If the answer was lost
+        after sending, raises OutcomeUnknown: the caller must then use
+        ``find_started_payment`` and never start again blindly.
+
+        Safe to call again with the same request when the provider has an
+        idempotency key (``capabilities.has_idempotency_key``): the provider replays
+        the first answer instead of starting a second payment.
+        """
+
+    @abstractmethod
+    def find_started_payment(self, req: StartRequest) -> PaymentResult | None:
+        """After a lost start answer: the provider's record of that start.
+
+        Returns the payment if the provider has it, None only if the provider
+        provably never started it, and raises OutcomeUnknown whenever it cannot tell
+        (never any other error).
+        """
+
+    @abstractmethod
+    def get_payment(self, provider_ref: str, *, kind: PaymentKind, wait: bool = False) -> PaymentResult:
+        """The payment's current state, with card and transaction details once final.
+
+        ``wait=True`` lets a long-poll provider hold the call until the state changes
+        (up to about a minute); polling providers ignore it. A status word the table
+        does not know maps to ``unknown``, never to a guess.
+        """
+
+    @abstractmethod
+    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+        """Cancel the payment on the terminal while it is still in progress.
+
+        Returns once the provider accepted the abort (follow with ``get_payment`` to
+        see ``canceled``). Raises NotAbortable when the provider refuses because the
+        payment already finished: the caller must then read its final state and
+        refund if it was approved.
+        """
+
+    def capture(
+        self,
+        transaction_ref: str,
+        *,
+        idempotency_key: str,
+        amount_minor: int | None = None,
+        currency: str | None = None,
+    ) -> PaymentResult:
+        """Capture an authorised payment (all of it when ``amount_minor`` is None).
+
+        Returns ``approved`` when captured. Raises UnsupportedOperation when
+        ``capabilities.needs_capture`` is False; OutcomeUnknown if the answer was lost.
+        """
+        raise UnsupportedOperation(f"{self.name} has no auth-only payments to capture.")
+
+    @abstractmethod
+    def refund(self, req: RefundRequest) -> PaymentResult:
+        """Refund an earlier transaction by reference, without the card.
+
+        Returns the refund's final state (approved or declined). Raises
+        UnsupportedOperation when ``capabilities.refund_mode == "device"``;
+        OutcomeUnknown if the answer was lost.
+        """
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Check a delivery's signature over the raw ``body`` and parse it.
+
+        Raises InvalidSignature when the signature is missing or wrong, InvalidRequest
+        when a correctly signed body cannot be parsed, UnsupportedOperation when
+        ``capabilities.has_webhooks`` is False.
+        """
+        raise UnsupportedOperation(f"{self.name} sends no payment webhooks.")
+
+    # -- helpers for adapters ----------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with any of this account's secrets or its current token removed."""
+        sensitive = [value for value in self.account.secrets.values() if value and len(value) >= 4]
+        token = self.token_store.load()
+        if token is not None:
+            sensitive.append(token.access_token)
+        for value in sensitive:
+            text = text.replace(value, "[redacted]")
+        return text
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works for plain dicts too."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _check_amount(amount_minor: int) -> None:
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise InvalidRequest("Amounts are integer minor units.")
+    if amount_minor <= 0:
+        raise InvalidRequest("The amount must be greater than zero.")
+
+
+def _check_currency(currency: str) -> None:
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise InvalidRequest(f"{currency!r} is not an ISO 4217 currency code.")
+
+
+def _check_idempotency_key(key: str) -> None:
+    try:
+        parsed = uuid.UUID(key)
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidRequest("The idempotency key must be a UUID4.") from None
+    if parsed.version != 4 or str(parsed) != key.lower():
+        raise InvalidRequest("The idempotency key must be a UUID4 in its canonical form.")
+
+
+def _check_reference(reference: str) -> None:
+    if not reference or len(reference) > MAX_REFERENCE_LENGTH:
+        raise InvalidRequest(f"The reference must be 1 to {MAX_REFERENCE_LENGTH} characters.")

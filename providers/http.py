@@ -1,0 +1,186 @@
+"""The one httpx client factory every adapter uses, with redacted request logging.
+
+Every provider call is logged once (method, URL, status, duration) on the
+``providers.http`` logger. Credentials never reach a log line: header values
+of ``Authorization``, ``x-api-key``, ``X-Signature``… are replaced, and query
+parameters that carry tokens or keys (Integra sends ``accessToken`` and
+``bioCode`` in the query string) are redacted from the logged URL. httpx's own
+``httpx`` logger prints full URLs at INFO, so this module also installs a filter
+on it that redacts the same query parameters.
+
+``transport_errors()`` turns httpx exceptions into the error taxonomy, keeping
+the one distinction that matters for money: whether the request may have been
+processed (``OutcomeUnknown``) or provably was not (``ProviderUnavailable``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+
+from providers.errors import OutcomeUnknown, ProviderUnavailable
+
+logger = logging.getLogger("providers.http")
+
+REDACTED = "[redacted]"
+
+# Header names compared lower-case.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-signature",
+        "x-komoju-signature",
+        "payroc-secret",
+    }
+)
+
+# Query parameter names compared lower-case.
+SENSITIVE_QUERY_PARAMS = frozenset(
+    {
+        "token",
+        "access_token",
+        "accesstoken",
+        "previousaccesstoken",
+        "key",
+        "apikey",
+        "api_key",
+        "biocode",
+        "pin",
+        "secret",
+        "signature",
+        "password",
+    }
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+
+_STARTED_AT = "providers.started_at"
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """The URL as text with sensitive query parameter values replaced."""
+    url = httpx.URL(str(url))
+    if not url.query:
+        return str(url)
+    params = [
+        (name, REDACTED if name.lower() in SENSITIVE_QUERY_PARAMS else value)
+        for name, value in url.params.multi_items()
+    ]
+    return str(url.copy_with(params=params)).replace("%5Bredacted%5D", REDACTED)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with credential-bearing values replaced."""
+    return {
+        name: REDACTED if name.lower() in SENSITIVE_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+def make_client(
+    base_url: str,
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+    label: str = "",
+) -> httpx.Client:
+    """An httpx client for one provider account, logging every exchange redacted.
+
+    ``label`` (the provider name) is added to each log record as ``provider``.
+    """
+
+    def on_request(request: httpx.Request) -> None:
+        request.extensions[_STARTED_AT] = time.monotonic()
+
+    def on_response(response: httpx.Response) -> None:
+        request = response.request
+        started_at = request.extensions.get(_STARTED_AT)
+        duration_ms = (time.monotonic() - started_at) * 1000 if started_at else None
+        url = redact_url(request.url)
+        logger.info(
+            "%s %s -> %s in %s ms",
+            request.method,
+            url,
+            response.status_code,
+            f"{duration_ms:.0f}" if duration_ms is not None else "?",
+            extra={
+                "provider": label,
+                "http_method": request.method,
+                "http_url": url,
+                "http_status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        logger.debug(
+            "request headers %s",
+            redact_headers(request.headers),
+            extra={"provider": label, "http_url": url},
+        )
+
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        transport=transport,
+        event_hooks={"request": [on_request], "response": [on_response]},
+    )
+
+
+@contextmanager
+def transport_errors(request_label: str, *, moves_money: bool) -> Iterator[None]:
+    """Translate httpx transport exceptions raised inside the block.
+
+    * never connected (connect error/timeout, pool timeout): ``ProviderUnavailable``;
+    * connected, then the exchange broke (read/write timeout, reset, the server
+      hung up): ``OutcomeUnknown`` if the call moves money, because the provider
+      may have processed it; otherwise ``ProviderUnavailable``.
+
+    ``request_label`` (e.g. "POST /payrequests") names the call in the message;
+    it must not contain secrets.
+    """
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        logger.warning("%s: could not connect (%s)", request_label, type(exc).__name__)
+        raise ProviderUnavailable(
+            "The payment provider is not reachable right now; nothing was sent."
+        ) from exc
+    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        logger.warning("%s: exchange broke (%s)", request_label, type(exc).__name__)
+        if moves_money:
+            raise OutcomeUnknown(
+                "The connection to the payment provider broke after the request was sent; "
+                "it may have been processed."
+            ) from exc
+        raise ProviderUnavailable(
+            "The payment provider did not answer in time; try again shortly."
+        ) from exc
+
+
+class _RedactHttpxUrls(logging.Filter):
+    """Redacts sensitive query parameters from URLs in httpx's own log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) for arg in record.args
+        ):
+            record.args = tuple(
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+def _install_httpx_log_redaction() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactHttpxUrls) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactHttpxUrls())
+
+
+_install_httpx_log_redaction()

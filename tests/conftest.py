@@ -1,0 +1,42 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.factories import MerchantFactory, ResellerFactory, Role, StoreFactory, member
+
+
+@dataclass
+class Tenant:
+    """One reseller with one merchant and one store, and a user of each tenant role."""
+
+    reseller: object
+    merchant: object
+    store: object
+    users: dict = field(default_factory=dict)
+
+
+def make_tenant(label: str) -> Tenant:
+    reseller = ResellerFactory(name=f"Reseller {label}")
+    merchant = MerchantFactory(reseller=reseller, name=f"Merchant {label}")
+    store = StoreFactory(merchant=merchant, name=f"Store {label}")
+    users = {
+        Role.RESELLER_ADMIN: member(Role.RESELLER_ADMIN, reseller=reseller, email=f"reseller-{label}@example.test"),
+        Role.MERCHANT_MANAGER: member(Role.MERCHANT_MANAGER, merchant=merchant, email=f"manager-{label}@example.test"),
+        Role.CASHIER: member(Role.CASHIER, merchant=merchant, store=store, email=f"cashier-{label}@example.test"),
+    }
+    return Tenant(reseller, merchant, store, users)
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return make_tenant("alpha")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return make_tenant("bravo")
+
+
+@pytest.fixture
+def platform_admin(db):
+    return member(Role.PLATFORM_ADMIN, email="admin@example.test")
