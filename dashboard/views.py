@@ -89,7 +89,7 @@ def home(request):
 
 @access("dashboard.manage_resellers")
 def reseller_list(request):
-    resellers = Reseller.objects.for_user(request.user).annotate(merchant_count=Count("merchants"))
+    resellers = Reseller.objects.for_user(request.user).annotate(merchant_count=Count("merchants")).order_by("name")
     return render(request, "dashboard/reseller_list.html", {"page": _page(request, resellers)})
 
 
@@ -119,7 +119,7 @@ def reseller_edit(request, reseller):
 @access("dashboard.manage_merchants")
 def merchant_list(request):
     merchants = (
-        Merchant.objects.for_user(request.user).select_related("reseller").annotate(store_count=Count("stores"))
+        Merchant.objects.for_user(request.user).select_related("reseller").annotate(store_count=Count("stores")).order_by("name")
     )
     query = request.GET.get("q", "").strip()
     if query:

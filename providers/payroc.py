@@ -90,11 +90,12 @@ DEVICE_PAGE_SIZE = 100  # the documented maximum of GET /devices
 REFERENCED_REFUND_DESCRIPTION_MAX = 100  # referencedRefund.description maxLength
 
 # Payroc's status words -> our states, in one table. Keys are (field, word):
-#   instruction       deviceInstruction.status ("completed" is resolved by following its link)
+#   instruction       deviceInstruction.status; None = the linked payment or refund decides
 #   responseCode      transactionResult.responseCode / refundSummary.responseCode
 #   transactionStatus transactionResult.status / refundSummary.status words that decide on their own
-STATUS_WORDS: dict[tuple[str, str], PaymentState] = {
+STATUS_WORDS: dict[tuple[str, str], PaymentState | None] = {
     ("instruction", "inProgress"): PaymentState.PENDING,
+    ("instruction", "completed"): None,
     ("instruction", "failure"): PaymentState.FAILED,
     ("instruction", "canceled"): PaymentState.CANCELED,
     ("responseCode", "A"): PaymentState.APPROVED,
@@ -301,16 +302,22 @@ class PayrocProvider(Provider):
             "amount": to_integer_minor_units(req.amount_minor, req.currency),
             "currency": req.currency,
         }
-        body: dict[str, Any] = {"processingTerminalId": terminal_id, "order": order}
+        card_read_on_device = {"entryMethod": "deviceRead"}
         if req.kind is PaymentKind.REFUND:
             order["description"] = req.description or f"Refund for order {req.reference}"
-        else:
-            if req.description:
-                order["description"] = req.description
-        body["customizationOptions"] = {"entryMethod": "deviceRead"}
-        if req.kind is not PaymentKind.REFUND:
-            body["autoCapture"] = req.kind is PaymentKind.SALE
-        return body
+            return {
+                "processingTerminalId": terminal_id,
+                "order": order,
+                "customizationOptions": card_read_on_device,
+            }
+        if req.description:
+            order["description"] = req.description
+        return {
+            "processingTerminalId": terminal_id,
+            "order": order,
+            "customizationOptions": card_read_on_device,
+            "autoCapture": req.kind is PaymentKind.SALE,  # false = pre-authorisation
+        }
 
     def _instruction_result(self, instruction: dict[str, Any], *, kind: PaymentKind) -> PaymentResult:
         _, id_field = _INSTRUCTIONS[kind]
@@ -318,11 +325,12 @@ class PayrocProvider(Provider):
         status = instruction.get("status")
         if not isinstance(provider_ref, str) or not isinstance(status, str):
             raise UnexpectedResponse(f"Payroc sent an instruction without {id_field} or status.")
-        if status == "completed":
+        state = STATUS_WORDS.get(("instruction", status), PaymentState.UNKNOWN)
+        if state is None:
             return self._completed_result(provider_ref, instruction, kind=kind)
         return PaymentResult(
             provider_ref=provider_ref,
-            state=STATUS_WORDS.get(("instruction", status), PaymentState.UNKNOWN),
+            state=state,
             raw_status=status,
             message=self._scrub(instruction.get("errorMessage") or ""),
             raw={"instruction": instruction},
@@ -429,9 +437,7 @@ def _transaction_result(
     outcome = transaction.get("transactionResult") or {}
     response_code = outcome.get("responseCode")
     transaction_status = outcome.get("status")
-    state = STATUS_WORDS.get(("transactionStatus", transaction_status)) or STATUS_WORDS.get(
-        ("responseCode", response_code), PaymentState.UNKNOWN
-    )
+    state = _processor_state(transaction_status, response_code)
     # An approved pre-authorisation (or a sale left pending because the terminal
     # cannot pre-authorise) still needs its capture.
     if (
@@ -474,12 +480,9 @@ def _referenced_refund_result(payment: dict[str, Any], req: RefundRequest) -> Pa
     raw = {"payment": payment}
     if summaries:
         summary = summaries[-1]
-        state = STATUS_WORDS.get(("transactionStatus", summary.get("status"))) or STATUS_WORDS.get(
-            ("responseCode", summary.get("responseCode")), PaymentState.UNKNOWN
-        )
         return PaymentResult(
             provider_ref=summary.get("refundId") or req.original_transaction_ref,
-            state=state,
+            state=_processor_state(summary.get("status"), summary.get("responseCode")),
             raw_status=f"refund/{summary.get('status')}/{summary.get('responseCode')}",
             transaction_ref=summary.get("refundId"),
             amount_minor=req.amount_minor,
@@ -502,6 +505,15 @@ def _referenced_refund_result(payment: dict[str, Any], req: RefundRequest) -> Pa
         )
     raise OutcomeUnknown(
         "Payroc accepted the refund but its answer lists no matching refund; checking before any retry."
+    )
+
+
+def _processor_state(status: Any, response_code: Any) -> PaymentState:
+    """The processor's verdict: a deciding status word, else the response code."""
+    return (
+        STATUS_WORDS.get(("transactionStatus", status))
+        or STATUS_WORDS.get(("responseCode", response_code))
+        or PaymentState.UNKNOWN
     )
 
 

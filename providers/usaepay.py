@@ -371,8 +371,9 @@ class UsaepayProvider(Provider):
         status = request.get("status")
         if not isinstance(key, str) or not isinstance(status, str):
             raise UnexpectedResponse("USAePay sent a payment request without key or status.")
+        transaction = request.get("transaction")
+        details = self._transaction_details(transaction) if isinstance(transaction, dict) else {}
         word = status.strip().lower()
-        transaction = request.get("transaction") if isinstance(request.get("transaction"), dict) else None
         if ("status", word) not in STATUS_WORDS:
             return PaymentResult(
                 provider_ref=key,
@@ -382,60 +383,58 @@ class UsaepayProvider(Provider):
                 raw=request,
             )
         state = STATUS_WORDS[("status", word)]
-        if state is not None:
-            return replace(self._details(transaction), provider_ref=key, state=state, raw_status=status, raw=request) if transaction else PaymentResult(
-                provider_ref=key, state=state, raw_status=status, raw=request
-            )
-        if transaction is None:
-            return PaymentResult(
-                provider_ref=key,
-                state=PaymentState.PENDING,
-                raw_status=status,
-                message="USAePay finished but has not sent the transaction details yet.",
-                raw=request,
-            )
-        details = self._details(transaction)
-        result_code = transaction.get("result_code")
-        state = STATUS_WORDS.get(("result_code", result_code)) or PaymentState.UNKNOWN
-        if state is PaymentState.APPROVED and kind is PaymentKind.AUTH:
-            state = PaymentState.AUTHORIZED
-        return replace(
-            details, provider_ref=key, state=state, raw_status=f"{status}/{result_code}", raw=request
+        raw_status = status
+        if state is None:  # the transaction decides
+            if not isinstance(transaction, dict):
+                return PaymentResult(
+                    provider_ref=key,
+                    state=PaymentState.PENDING,
+                    raw_status=status,
+                    message="USAePay finished but has not sent the transaction details yet.",
+                    raw=request,
+                )
+            result_code = transaction.get("result_code")
+            state = STATUS_WORDS.get(("result_code", result_code)) or PaymentState.UNKNOWN
+            if state is PaymentState.APPROVED and kind is PaymentKind.AUTH:
+                state = PaymentState.AUTHORIZED
+            raw_status = f"{status}/{result_code}"
+        return PaymentResult(
+            provider_ref=key, state=state, raw_status=raw_status, raw=request, **details
         )
 
-    def _transaction_result(self, transaction: dict[str, Any], *, provider_ref: str | None) -> PaymentResult:
+    def _transaction_result(
+        self, transaction: dict[str, Any], *, provider_ref: str | None
+    ) -> PaymentResult:
         """A transaction answered by POST /transactions (capture, refund) -> its result."""
-        details = self._details(transaction)
+        details = self._transaction_details(transaction)
         result_code = transaction.get("result_code")
-        state = STATUS_WORDS.get(("result_code", result_code)) or PaymentState.UNKNOWN
-        return replace(
-            details,
-            provider_ref=provider_ref or details.transaction_ref or "",
-            state=state,
+        return PaymentResult(
+            provider_ref=provider_ref or details["transaction_ref"] or "",
+            state=STATUS_WORDS.get(("result_code", result_code)) or PaymentState.UNKNOWN,
             raw_status=f"transaction/{result_code}",
             raw=transaction,
+            **details,
         )
 
-    def _details(self, transaction: dict[str, Any]) -> PaymentResult:
+    def _transaction_details(self, transaction: dict[str, Any]) -> dict[str, Any]:
+        """PaymentResult fields found on a USAePay transaction object."""
         card = transaction.get("creditcard") if isinstance(transaction.get("creditcard"), dict) else {}
-        message = transaction.get("error") or transaction.get("result") or ""
-        return PaymentResult(
-            provider_ref="",
-            state=PaymentState.UNKNOWN,
-            raw_status="",
-            transaction_ref=transaction.get("key"),
-            amount_minor=self._amount(transaction.get("auth_amount")),
-            currency=self._currency if transaction.get("auth_amount") is not None else None,
-            card_brand=card.get("type"),
-            card_last4=_last4(card.get("number")),
-            auth_code=transaction.get("authcode") or None,
-            message=self._scrub(str(message)),
-        )
+        amount = self._amount(transaction.get("auth_amount"))
+        return {
+            "transaction_ref": transaction.get("key"),
+            "amount_minor": amount,
+            "currency": self._currency if amount is not None else None,
+            "card_brand": card.get("type"),
+            "card_last4": _last4(card.get("number")),
+            "auth_code": transaction.get("authcode") or None,
+            "message": self._scrub(str(transaction.get("error") or transaction.get("result") or "")),
+        }
 
     def _amount(self, value: Any) -> int | None:
-        if value is None or isinstance(value, float):
-            # JSON numbers with a fraction arrive as floats; read them from their text.
-            value = None if value is None else repr(value)
+        # Documented as text ("500.00") but typed double: a JSON number is read
+        # from its shortest decimal text, never used as a float.
+        if isinstance(value, float):
+            value = str(value)
         if value is None:
             return None
         try:
