@@ -8,6 +8,7 @@ _NAVIGATION = [
     ("Resellers", "dashboard:reseller_list", "dashboard.manage_resellers"),
     ("Merchants", "dashboard:merchant_list", "dashboard.manage_merchants"),
     ("Stores", "dashboard:store_list", "dashboard.manage_stores"),
+    ("Provider accounts", "credentials:account_list", "credentials.view_accounts"),
 ]
 
 

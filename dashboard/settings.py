@@ -148,7 +148,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "refresh-expiring-tokens": {"task": "credentials.tasks.refresh_expiring_tokens", "schedule": 60.0},
+}
 
 # Sandbox emulators of the five provider APIs; off in production unless asked for.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)

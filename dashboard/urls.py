@@ -29,6 +29,7 @@ urlpatterns = [
     path("accounts/password/", views.password_change, name="password_change"),
     path("accounts/password/done/", views.password_change_done, name="password_change_done"),
     path("", include(org_patterns)),
+    path("credentials/", include("credentials.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -19,8 +19,8 @@ def nav_labels(page):
 
 
 EXPECTED_NAV = {
-    Role.PLATFORM_ADMIN: ["Overview", "Resellers", "Merchants", "Stores"],
-    Role.RESELLER_ADMIN: ["Overview", "Merchants", "Stores"],
+    Role.PLATFORM_ADMIN: ["Overview", "Resellers", "Merchants", "Stores", "Provider accounts"],
+    Role.RESELLER_ADMIN: ["Overview", "Merchants", "Stores", "Provider accounts"],
     Role.MERCHANT_MANAGER: ["Overview"],
     Role.CASHIER: ["Overview"],
 }

@@ -50,7 +50,15 @@ def test_a_view_with_url_parameters_is_scoped_or_public(route, name, pattern):
 
 def _instances(tenant):
     """Tenant A's object for each scoped model; a new scoped model must be added here."""
-    return {Reseller: tenant.reseller, Merchant: tenant.merchant, Store: tenant.store}
+    from credentials.environments import Environment, Provider
+    from credentials.models import ProviderAccount
+    from credentials.services import account_create
+
+    account = ProviderAccount.objects.filter(merchant=tenant.merchant).first() or account_create(
+        merchant=tenant.merchant, provider=Provider.USAEPAY, environment=Environment.SANDBOX,
+        label="Main", secrets={"api_key": "k" * 32, "api_pin": "1234"},
+    )
+    return {Reseller: tenant.reseller, Merchant: tenant.merchant, Store: tenant.store, ProviderAccount: account}
 
 
 OTHER_TENANT_ROLES = [Role.RESELLER_ADMIN, Role.MERCHANT_MANAGER, Role.CASHIER]

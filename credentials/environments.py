@@ -1,0 +1,78 @@
+"""The known environments of each provider. A base URL is chosen from here, never typed in by a
+merchant: a free URL would let a tenant point our servers at any address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+class Environment:
+    SANDBOX = "sandbox"
+    PROVIDER_TEST = "test"
+    LIVE = "live"
+    CHOICES = [(SANDBOX, "Our sandbox"), (PROVIDER_TEST, "Provider test"), (LIVE, "Live")]
+
+
+class Provider:
+    PAYROC = "payroc"
+    USAEPAY = "usaepay"
+    KLEARLY = "klearly"
+    MOBILEPAY = "mobilepay"
+    KOMOJU = "komoju"
+    CHOICES = [
+        (KLEARLY, "Klearly"),
+        (PAYROC, "Payroc Cloud"),
+        (MOBILEPAY, "MobilePay PoS (Integra)"),
+        (KOMOJU, "KOMOJU"),
+        (USAEPAY, "USAePay"),
+    ]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    base_url: str
+    identity_url: str | None = None
+
+
+# Real hosts from ../shared/providers/*.md. Sandbox entries are paths below settings.SANDBOX_BASE_URL.
+_REAL = {
+    (Provider.PAYROC, Environment.LIVE): Endpoints("https://api.payroc.com/v1", "https://identity.payroc.com/authorize"),
+    (Provider.PAYROC, Environment.PROVIDER_TEST): Endpoints(
+        "https://api.uat.payroc.com/v1", "https://identity.uat.payroc.com/authorize"
+    ),
+    (Provider.USAEPAY, Environment.LIVE): Endpoints("https://usaepay.com/api/v2"),
+    (Provider.USAEPAY, Environment.PROVIDER_TEST): Endpoints("https://sandbox.usaepay.com/api/v2"),
+}
+_SANDBOX_PATHS = {
+    Provider.PAYROC: Endpoints("/sandbox/payroc/v1", "/sandbox/payroc/identity/authorize"),
+    Provider.USAEPAY: Endpoints("/sandbox/usaepay/api/v2"),
+}
+
+# Which secrets and settings each provider needs (field name, label).
+SECRET_FIELDS = {
+    Provider.PAYROC: [("api_key", "API key")],
+    Provider.USAEPAY: [("api_key", "API key"), ("api_pin", "API PIN"), ("webhook_signature_key", "Webhook signature key")],
+}
+SETTING_FIELDS = {
+    Provider.PAYROC: [("processing_terminal_id", "Processing terminal ID")],
+    Provider.USAEPAY: [],
+}
+
+
+def endpoints_for(provider: str, environment: str) -> Endpoints:
+    if environment == Environment.SANDBOX:
+        paths = _SANDBOX_PATHS.get(provider)
+        if paths is None:
+            raise LookupError(f"no sandbox for provider {provider!r} yet")
+        root = settings.SANDBOX_BASE_URL.rstrip("/")
+        return Endpoints(root + paths.base_url, root + paths.identity_url if paths.identity_url else None)
+    try:
+        return _REAL[(provider, environment)]
+    except KeyError:
+        raise LookupError(f"no known {environment!r} environment for provider {provider!r}") from None
+
+
+def supported_providers() -> list[str]:
+    return list(_SANDBOX_PATHS)

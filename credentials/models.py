@@ -1,0 +1,100 @@
+"""Provider accounts with secrets encrypted at rest, their cached access tokens, and an audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from credentials import vault
+from credentials.environments import Environment, Provider, endpoints_for
+from dashboard.models import Merchant, Role, membership_of
+
+
+class ProviderAccountQuerySet(models.QuerySet):
+    def for_user(self, user) -> ProviderAccountQuerySet:
+        m = membership_of(user)
+        if m is None:
+            return self.none()
+        if m.role == Role.PLATFORM_ADMIN:
+            return self.all()
+        if m.role == Role.RESELLER_ADMIN:
+            return self.filter(merchant__reseller_id=m.reseller_id)
+        return self.filter(merchant_id=m.merchant_id)
+
+    def active(self) -> ProviderAccountQuerySet:
+        return self.filter(is_active=True)
+
+
+class ProviderAccount(models.Model):
+    """One merchant's credential at one provider environment. `secrets` are never stored in clear:
+    `secrets_encrypted` holds MultiFernet(JSON). `pending_secrets_encrypted` holds a replacement that is
+    being verified (two-phase rotation); the active one keeps working until the new one is verified."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="provider_accounts")
+    provider = models.CharField(max_length=20, choices=Provider.CHOICES)
+    environment = models.CharField(max_length=10, choices=Environment.CHOICES)
+    label = models.CharField(max_length=100)
+    settings = models.JSONField(default=dict, blank=True)
+    secrets_encrypted = models.TextField()
+    pending_secrets_encrypted = models.TextField(blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProviderAccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["merchant__name", "provider", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "provider", "label"], name="provider_account_label_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} · {self.label} ({self.get_environment_display()})"
+
+    def __repr__(self) -> str:
+        return f"<ProviderAccount {self.pk} {self.provider}/{self.environment}>"
+
+    @property
+    def endpoints(self):
+        return endpoints_for(self.provider, self.environment)
+
+    def secrets(self) -> dict[str, str]:
+        return vault.decrypt(self.secrets_encrypted)
+
+    def masked_secrets(self) -> dict[str, str]:
+        return {name: vault.mask(value) for name, value in self.secrets().items()}
+
+
+class AccessToken(models.Model):
+    """The provider's current bearer token for an account (Payroc, Klearly), encrypted like a secret."""
+
+    account = models.OneToOneField(ProviderAccount, on_delete=models.CASCADE, related_name="access_token")
+    token_encrypted = models.TextField()
+    expires_at = models.DateTimeField()
+    obtained_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "Account created"
+    TOKEN_OBTAINED = "token_obtained", "Access token obtained"
+    VERIFIED = "verified", "Verified against the provider"
+    VERIFY_FAILED = "verify_failed", "Verification failed"
+    ROTATION_STARTED = "rotation_started", "New secret stored as pending"
+    ROTATION_ACTIVATED = "rotation_activated", "New secret verified and activated"
+    ROTATION_FAILED = "rotation_failed", "New secret failed verification; the old one stays active"
+    KEY_ROTATED = "key_rotated", "Re-encrypted under the newest vault key"
+
+
+class CredentialAuditEvent(models.Model):
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

@@ -1,0 +1,111 @@
+"""The only code that changes credential state. Secrets are decrypted only here, just before a provider
+call, and never logged or put into an exception message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from credentials import vault
+from credentials.models import AccessToken, AuditAction, CredentialAuditEvent, ProviderAccount
+from providers.base import AccountConfig, Token
+from providers.errors import ProviderError
+from providers.registry import get_provider
+
+
+def _audit(account: ProviderAccount, action: str, *, actor=None, detail: str = "") -> None:
+    CredentialAuditEvent.objects.create(account=account, action=action, actor=actor, detail=detail[:300])
+
+
+@transaction.atomic
+def account_create(*, merchant, provider: str, environment: str, label: str, secrets: dict, settings: dict | None = None, actor=None) -> ProviderAccount:
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider=provider,
+        environment=environment,
+        label=label,
+        settings=settings or {},
+        secrets_encrypted=vault.encrypt(secrets),
+    )
+    _audit(account, AuditAction.CREATED, actor=actor)
+    return account
+
+
+def account_ensure(*, merchant, provider: str, environment: str, label: str, secrets: dict, settings: dict | None = None) -> ProviderAccount:
+    """Idempotent creation for the demo loader: an existing account is left as it is."""
+    existing = ProviderAccount.objects.filter(merchant=merchant, provider=provider, label=label).first()
+    if existing:
+        return existing
+    return account_create(
+        merchant=merchant, provider=provider, environment=environment, label=label, secrets=secrets, settings=settings
+    )
+
+
+class DatabaseTokenStore:
+    """providers.base.TokenStore backed by AccessToken, so every process shares one token per account."""
+
+    def __init__(self, account: ProviderAccount):
+        self.account = account
+
+    def load(self) -> Token | None:
+        row = AccessToken.objects.filter(account=self.account).first()
+        if row is None:
+            return None
+        return Token(access_token=vault.decrypt(row.token_encrypted)["access_token"], expires_at=row.expires_at)
+
+    def save(self, token: Token) -> None:
+        AccessToken.objects.update_or_create(
+            account=self.account,
+            defaults={"token_encrypted": vault.encrypt({"access_token": token.access_token}), "expires_at": token.expires_at},
+        )
+        _audit(self.account, AuditAction.TOKEN_OBTAINED, detail=f"expires {token.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def account_config(account: ProviderAccount, *, secrets: dict | None = None) -> AccountConfig:
+    endpoints = account.endpoints
+    return AccountConfig(
+        provider=account.provider,
+        environment=account.environment,
+        base_url=endpoints.base_url,
+        identity_url=endpoints.identity_url,
+        secrets=secrets if secrets is not None else account.secrets(),
+        settings=dict(account.settings),
+    )
+
+
+def provider_for(account: ProviderAccount, *, client=None):
+    """The provider adapter for an account, with its token cached in the database."""
+    return get_provider(account_config(account), token_store=DatabaseTokenStore(account), client=client)
+
+
+def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:
+    """Refresh every cached token that expires within `within_seconds` (beat runs this every minute,
+    so a token is replaced well before the adapter's own 2-minute margin). Returns how many."""
+    now = now or timezone.now()
+    refreshed = 0
+    due = AccessToken.objects.filter(expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True)
+    for row in due.select_related("account"):
+        try:
+            provider_for(row.account).obtain_token()
+            refreshed += 1
+        except ProviderError as exc:
+            _audit(row.account, AuditAction.VERIFY_FAILED, detail=f"token refresh failed: {exc.message}")
+    return refreshed
+
+
+def credentials_reencrypt_all() -> int:
+    """Re-encrypt every secret, pending secret and token under the newest vault key."""
+    count = 0
+    with transaction.atomic():
+        for account in ProviderAccount.objects.select_for_update():
+            account.secrets_encrypted = vault.reencrypt(account.secrets_encrypted)
+            account.pending_secrets_encrypted = vault.reencrypt(account.pending_secrets_encrypted)
+            account.save(update_fields=["secrets_encrypted", "pending_secrets_encrypted"])
+            _audit(account, AuditAction.KEY_ROTATED)
+            count += 1
+        for token in AccessToken.objects.select_for_update():
+            token.token_encrypted = vault.reencrypt(token.token_encrypted)
+            token.save(update_fields=["token_encrypted"])
+    return count
