@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import httpx
 
@@ -128,7 +128,9 @@ class AccountConfig:
         """The secret ``name``; AuthError if the account lacks it."""
         value = self.secrets.get(name)
         if not value:
-            raise AuthError(f"The {self.provider} account has no {name.replace('_', ' ')} configured.")
+            raise AuthError(
+                f"The {self.provider} account has no {name.replace('_', ' ')} configured."
+            )
         return value
 
 
@@ -238,7 +240,9 @@ class StartRequest:
         if not self.terminal_ref:
             raise InvalidRequest("A terminal must be chosen.")
         if self.timeout_s is not None and (
-            isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, int) or self.timeout_s <= 0
+            isinstance(self.timeout_s, bool)
+            or not isinstance(self.timeout_s, int)
+            or self.timeout_s <= 0
         ):
             raise InvalidRequest("The timeout must be a positive number of seconds.")
 
@@ -304,9 +308,13 @@ class Provider(ABC):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.account = account
-        self.token_store: TokenStore = token_store if token_store is not None else MemoryTokenStore()
+        self.token_store: TokenStore = (
+            token_store if token_store is not None else MemoryTokenStore()
+        )
         self._owns_client = client is None
-        self.client = client if client is not None else make_client(account.base_url, label=self.name)
+        self.client = (
+            client if client is not None else make_client(account.base_url, label=self.name)
+        )
         self._clock = clock or _utcnow
 
     def __repr__(self) -> str:
@@ -317,7 +325,7 @@ class Provider(ABC):
         if self._owns_client:
             self.client.close()
 
-    def __enter__(self) -> Provider:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -391,7 +399,9 @@ class Provider(ABC):
         """
 
     @abstractmethod
-    def get_payment(self, provider_ref: str, *, kind: PaymentKind, wait: bool = False) -> PaymentResult:
+    def get_payment(
+        self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
+    ) -> PaymentResult:
         """The payment's current state, with card and transaction details once final.
 
         ``wait=True`` lets a long-poll provider hold the call until the state changes
@@ -472,7 +482,12 @@ def _check_amount(amount_minor: int) -> None:
 
 
 def _check_currency(currency: str) -> None:
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+    if (
+        not isinstance(currency, str)
+        or len(currency) != 3
+        or not currency.isalpha()
+        or not currency.isupper()
+    ):
         raise InvalidRequest(f"{currency!r} is not an ISO 4217 currency code.")
 
 

@@ -55,7 +55,7 @@ def to_decimal_string(amount_minor: int, currency: str) -> str:
 def from_integer_minor_units(value: int | str, currency: str) -> int:
     """Parse an integer wire amount (Payroc, KOMOJU); negative values are allowed (refunds)."""
     _checked_currency(currency)
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError("money amounts must not be floats or booleans")
     if isinstance(value, str):
         if not re.fullmatch(r"-?\d+", value.strip()):
@@ -72,7 +72,7 @@ def from_decimal_string(value: str | int | Decimal, currency: str) -> int:
     Refuses floats and values with more decimals than the currency has.
     """
     exponent = minor_unit_exponent(currency)
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise TypeError("money amounts must not be floats or booleans")
     if isinstance(value, int):
         decimal_value = Decimal(value)
@@ -96,9 +96,7 @@ def from_decimal_string(value: str | int | Decimal, currency: str) -> int:
 
 def _checked_amount(amount_minor: int) -> int:
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise TypeError(
-            f"amounts are integer minor units, got {type(amount_minor).__name__}"
-        )
+        raise TypeError(f"amounts are integer minor units, got {type(amount_minor).__name__}")
     if amount_minor < 0:
         raise ValueError("amounts sent to a provider must not be negative")
     return amount_minor

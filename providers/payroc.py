@@ -99,7 +99,10 @@ STATUS_WORDS: dict[tuple[str, str], PaymentState | None] = {
     ("instruction", "failure"): PaymentState.FAILED,
     ("instruction", "canceled"): PaymentState.CANCELED,
     ("responseCode", "A"): PaymentState.APPROVED,
-    ("responseCode", "P"): PaymentState.APPROVED,  # partial approval: amount_minor is what was authorised
+    (
+        "responseCode",
+        "P",
+    ): PaymentState.APPROVED,  # partial approval: amount_minor is what was authorised
     ("responseCode", "D"): PaymentState.DECLINED,
     ("responseCode", "R"): PaymentState.DECLINED,  # referral: the customer must call the bank
     ("responseCode", "C"): PaymentState.DECLINED,  # issuer says keep the card
@@ -154,7 +157,9 @@ class PayrocProvider(Provider):
         expires_in = body.get("expires_in")
         if not isinstance(access_token, str) or not access_token or not isinstance(expires_in, int):
             raise UnexpectedResponse("Payroc's identity service sent no usable bearer token.")
-        token = Token(access_token=access_token, expires_at=self.now() + timedelta(seconds=expires_in))
+        token = Token(
+            access_token=access_token, expires_at=self.now() + timedelta(seconds=expires_in)
+        )
         self.token_store.save(token)
         return token
 
@@ -220,7 +225,9 @@ class PayrocProvider(Provider):
                 f"Could not confirm with Payroc whether the payment started: {exc.message}"
             ) from exc
 
-    def get_payment(self, provider_ref: str, *, kind: PaymentKind, wait: bool = False) -> PaymentResult:
+    def get_payment(
+        self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
+    ) -> PaymentResult:
         collection, _ = _INSTRUCTIONS[PaymentKind(kind)]
         try:
             response = self._send(
@@ -319,7 +326,9 @@ class PayrocProvider(Provider):
             "autoCapture": req.kind is PaymentKind.SALE,  # false = pre-authorisation
         }
 
-    def _instruction_result(self, instruction: dict[str, Any], *, kind: PaymentKind) -> PaymentResult:
+    def _instruction_result(
+        self, instruction: dict[str, Any], *, kind: PaymentKind
+    ) -> PaymentResult:
         _, id_field = _INSTRUCTIONS[kind]
         provider_ref = instruction.get(id_field)
         status = instruction.get("status")
@@ -504,7 +513,8 @@ def _referenced_refund_result(payment: dict[str, Any], req: RefundRequest) -> Pa
             raw=raw,
         )
     raise OutcomeUnknown(
-        "Payroc accepted the refund but its answer lists no matching refund; checking before any retry."
+        "Payroc accepted the refund but its answer lists no matching refund; "
+        "checking before any retry."
     )
 
 
@@ -564,7 +574,9 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise UnexpectedResponse(f"Payroc answered HTTP {response.status_code} without a JSON object.")
+        raise UnexpectedResponse(
+            f"Payroc answered HTTP {response.status_code} without a JSON object."
+        )
     return body
 
 

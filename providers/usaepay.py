@@ -136,25 +136,32 @@ STATUS_WORDS: dict[tuple[str, str], PaymentState | None] = {
 ERROR_CODES: dict[int, tuple[type[ProviderError], str]] = {
     21121: (
         NotFound,
-        "Unknown terminal: USAePay does not know this device key. "
-        "If the terminal was still waiting for pairing, pair it again.",
+        (
+            "Unknown terminal: USAePay does not know this device key. "
+            "If the terminal was still waiting for pairing, pair it again."
+        ),
     ),
     21143: (BatteryLow, "Terminal battery too low; charge it before taking payments."),
     21144: (
         PaymentTimedOut,
-        "The payment request timed out before the customer finished. "
-        "Start a new payment, with a longer timeout if needed.",
+        (
+            "The payment request timed out before the customer finished. "
+            "Start a new payment, with a longer timeout if needed."
+        ),
     ),
     21145: (
         TerminalOffline,
-        "The terminal is offline. Check that it is on and connected to the internet, then try again.",
+        "The terminal is offline. Check that it is on and connected, then try again.",
     ),
     21146: (
         TerminalBusy,
         "The terminal is busy with another transaction. Wait until it finishes, then try again.",
     ),
     155: (RateLimited, "Too many requests to USAePay for this API key; slowing down."),
-    156: (AuthError, "USAePay denied access: this server's address is not allowed for the API key."),
+    156: (
+        AuthError,
+        "USAePay denied access: this server's address is not allowed for the API key.",
+    ),
 }
 
 
@@ -275,7 +282,8 @@ class UsaepayProvider(Provider):
             matches = [request for request in requests if request.get("orderid") == req.reference]
             if len(matches) > 1:
                 raise OutcomeUnknown(
-                    "USAePay lists several payment requests for this order; someone must check them."
+                    "USAePay lists several payment requests for this order; "
+                    "someone must check them."
                 )
             if not matches:
                 return None
@@ -290,14 +298,18 @@ class UsaepayProvider(Provider):
             result = replace(result, amount_minor=req.amount_minor, currency=req.currency)
         return result
 
-    def get_payment(self, provider_ref: str, *, kind: PaymentKind, wait: bool = False) -> PaymentResult:
+    def get_payment(
+        self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
+    ) -> PaymentResult:
         # USAePay has no long poll: `wait` changes nothing.
         response = self._send("GET", f"paymentengine/payrequests/{quote(provider_ref, safe='')}")
         return self._request_result(_json_object(response), kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
         try:
-            response = self._send("DELETE", f"paymentengine/payrequests/{quote(provider_ref, safe='')}")
+            response = self._send(
+                "DELETE", f"paymentengine/payrequests/{quote(provider_ref, safe='')}"
+            )
         except InvalidRequest as exc:
             raise NotAbortable(
                 f"USAePay would not cancel the request; it has probably finished ({exc.message}).",
@@ -354,7 +366,9 @@ class UsaepayProvider(Provider):
             raise InvalidRequest("The USAePay webhook body is not JSON.") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("event_id"), str):
             raise InvalidRequest("The USAePay webhook has no event_id.")
-        event_body = payload.get("event_body") if isinstance(payload.get("event_body"), dict) else {}
+        event_body = (
+            payload.get("event_body") if isinstance(payload.get("event_body"), dict) else {}
+        )
         subject = event_body.get("object") if isinstance(event_body.get("object"), dict) else {}
         return WebhookEvent(
             event_id=payload["event_id"],
@@ -418,7 +432,9 @@ class UsaepayProvider(Provider):
 
     def _transaction_details(self, transaction: dict[str, Any]) -> dict[str, Any]:
         """PaymentResult fields found on a USAePay transaction object."""
-        card = transaction.get("creditcard") if isinstance(transaction.get("creditcard"), dict) else {}
+        card = (
+            transaction.get("creditcard") if isinstance(transaction.get("creditcard"), dict) else {}
+        )
         amount = self._amount(transaction.get("auth_amount"))
         return {
             "transaction_ref": transaction.get("key"),
@@ -427,7 +443,9 @@ class UsaepayProvider(Provider):
             "card_brand": card.get("type"),
             "card_last4": _last4(card.get("number")),
             "auth_code": transaction.get("authcode") or None,
-            "message": self._scrub(str(transaction.get("error") or transaction.get("result") or "")),
+            "message": self._scrub(
+                str(transaction.get("error") or transaction.get("result") or "")
+            ),
         }
 
     def _amount(self, value: Any) -> int | None:
@@ -442,18 +460,26 @@ class UsaepayProvider(Provider):
         except (TypeError, ValueError):
             return None
 
-    def _all_pages(self, path: str, *, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _all_pages(
+        self, path: str, *, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
             page = _json_object(
-                self._send("GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset})
+                self._send(
+                    "GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset}
+                )
             )
             data = [item for item in page.get("data") or [] if isinstance(item, dict)]
             items.extend(data)
             offset += len(data)
             total = _as_int(page.get("total"))  # an int on some lists, a string on others
-            if not data or (total is not None and offset >= total) or (total is None and len(data) < PAGE_SIZE):
+            if (
+                not data
+                or (total is not None and offset >= total)
+                or (total is None and len(data) < PAGE_SIZE)
+            ):
                 return items
 
     def _send(
@@ -533,7 +559,9 @@ def _json_or_none(response: httpx.Response) -> Any:
 def _json_object(response: httpx.Response) -> dict[str, Any]:
     body = _json_or_none(response)
     if not isinstance(body, dict):
-        raise UnexpectedResponse(f"USAePay answered HTTP {response.status_code} without a JSON object.")
+        raise UnexpectedResponse(
+            f"USAePay answered HTTP {response.status_code} without a JSON object."
+        )
     return body
 
 

@@ -25,7 +25,11 @@ INSTRUCTION_IN_PROGRESS = {
 INSTRUCTION_COMPLETED = {
     "paymentInstructionId": INSTRUCTION_ID,
     "status": "completed",
-    "link": {"rel": "payment", "method": "GET", "href": f"https://api.payroc.com/v1/payments/{PAYMENT_ID}"},
+    "link": {
+        "rel": "payment",
+        "method": "GET",
+        "href": f"https://api.payroc.com/v1/payments/{PAYMENT_ID}",
+    },
 }
 
 REFUND_INSTRUCTION_IN_PROGRESS = {
@@ -41,7 +45,11 @@ REFUND_INSTRUCTION_IN_PROGRESS = {
 REFUND_INSTRUCTION_COMPLETED = {
     "refundInstructionId": INSTRUCTION_ID,
     "status": "completed",
-    "link": {"rel": "refund", "method": "GET", "href": f"https://api.payroc.com/v1/refunds/{REFUND_ID}"},
+    "link": {
+        "rel": "refund",
+        "method": "GET",
+        "href": f"https://api.payroc.com/v1/refunds/{REFUND_ID}",
+    },
 }
 
 _PAYMENT = {
@@ -62,8 +70,14 @@ _PAYMENT = {
         "expiryDate": "1225",
         "securityChecks": {"cvvResult": "M", "avsResult": "Y"},
     },
-    "supportedOperations": ["capture", "fullyReverse", "partiallyReverse", "incrementAuthorization",
-                            "adjustTip", "setAsPending"],
+    "supportedOperations": [
+        "capture",
+        "fullyReverse",
+        "partiallyReverse",
+        "incrementAuthorization",
+        "adjustTip",
+        "setAsPending",
+    ],
     "transactionResult": {
         "type": "sale",
         "status": "ready",
@@ -86,8 +100,12 @@ _REFUND = {
         "amount": 4999,
         "currency": "USD",
     },
-    "card": {"type": "Visa Credit", "entryMethod": "keyed", "cardNumber": "453985******7062",
-             "expiryDate": "1225"},
+    "card": {
+        "type": "Visa Credit",
+        "entryMethod": "keyed",
+        "cardNumber": "453985******7062",
+        "expiryDate": "1225",
+    },
     "transactionResult": {
         "type": "refund",
         "status": "ready",
@@ -110,11 +128,19 @@ _REFUNDED_PAYMENT = {
             "status": "ready",
             "responseCode": "A",
             "responseMessage": "Transaction refunded",
-            "link": {"rel": "self", "method": "GET", "href": "https://api.payroc.com/v1/refunds/BI77XQFQ05"},
+            "link": {
+                "rel": "self",
+                "method": "GET",
+                "href": "https://api.payroc.com/v1/refunds/BI77XQFQ05",
+            },
         }
     ],
     "supportedOperations": ["refund"],
-    "transactionResult": {**_PAYMENT["transactionResult"], "status": "complete", "responseMessage": "OK13"},
+    "transactionResult": {
+        **_PAYMENT["transactionResult"],
+        "status": "complete",
+        "responseMessage": "OK13",
+    },
 }
 
 
@@ -148,8 +174,14 @@ CANNOT_BE_DELETED = problem(
     "cannot-be-deleted",
     "Cannot be deleted",
     "You cannot delete this resource in its current state",
-    errors=[{"parameter": "paymentInstructionId", "message": "Completed instruction cannot be deleted"}],
-    link={"rel": "payment", "method": "GET", "href": f"https://api.payroc.com/v1/payments/{PAYMENT_ID}"},
+    errors=[
+        {"parameter": "paymentInstructionId", "message": "Completed instruction cannot be deleted"}
+    ],
+    link={
+        "rel": "payment",
+        "method": "GET",
+        "href": f"https://api.payroc.com/v1/payments/{PAYMENT_ID}",
+    },
 )
 IDEMPOTENCY_KEY_IN_USE = problem(
     409,
@@ -157,7 +189,9 @@ IDEMPOTENCY_KEY_IN_USE = problem(
     "Idempotency-Key in use",
     "'Idempotency-Key' is already in use against a different request",
 )
-NOT_AUTHORIZED = problem(401, "not-authorized", "Not Authorized", "Your identity could not be verified")
+NOT_AUTHORIZED = problem(
+    401, "not-authorized", "Not Authorized", "Your identity could not be verified"
+)
 
 DEVICE = {
     "deviceId": "dev-0001",
@@ -166,7 +200,10 @@ DEVICE = {
     "tender": "creditDebit",
     "deviceType": {"model": "A920Pro", "manufacturer": "PAX"},
     "createdDate": "2024-07-02T15:30:00Z",
-    "lastTransaction": {"orderId": "OrderRef6543", "dateTime": "2024-07-02T15:30:00Z",
-                        "processingTerminalId": "1234001"},
+    "lastTransaction": {
+        "orderId": "OrderRef6543",
+        "dateTime": "2024-07-02T15:30:00Z",
+        "processingTerminalId": "1234001",
+    },
     "links": [],
 }

@@ -19,6 +19,7 @@ Its location is ``$PAYROC_OPENAPI_SPEC``, by default the shared research copy.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
 from pathlib import Path
@@ -28,15 +29,21 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 SPEC_PATH = Path(
-    os.environ.get("PAYROC_OPENAPI_SPEC", "/work/shared/providers/payroc-openapi.yaml")
+    os.environ.get("PAYROC_OPENAPI_SPEC", str(Path(__file__).parent / "data" / "payroc-openapi.yaml"))
 )
 SPEC_SERVER = "https://api.payroc.com"
 SPEC_BASE_PATH = "/v1"
 
 # (method, path relative to the API root) -> why the spec cannot check it.
 NOT_IN_SPEC: dict[tuple[str, str], str] = {
-    ("GET", "/devices"): "Search devices is documented on docs.payroc.com only, not in the OpenAPI file",
-    ("POST", "/authorize"): "the identity service (bearer tokens) is a separate host without a spec",
+    (
+        "GET",
+        "/devices",
+    ): "Search devices is documented on docs.payroc.com only, not in the OpenAPI file",
+    (
+        "POST",
+        "/authorize",
+    ): "the identity service (bearer tokens) is a separate host without a spec",
 }
 
 
@@ -50,8 +57,13 @@ def payroc_openapi() -> OpenAPI:
         raise FileNotFoundError(
             f"Payroc's OpenAPI spec is not at {SPEC_PATH}; set PAYROC_OPENAPI_SPEC to its path."
         )
-    # spec_validator_cls=None: trust Payroc's document instead of re-checking it (5 s -> 1 s).
-    return OpenAPI.from_file_path(str(SPEC_PATH), config=Config(spec_validator_cls=None))
+    config = Config(
+        # Trust Payroc's document instead of re-checking it (5 s -> 1 s).
+        spec_validator_cls=None,
+        # Payroc's errors are RFC 7807 JSON, which openapi-core does not parse by default.
+        extra_media_type_deserializers={"application/problem+json": json.loads},
+    )
+    return OpenAPI.from_file_path(str(SPEC_PATH), config=config)
 
 
 def validate_payroc_request(request: httpx.Request) -> bool:
@@ -122,6 +134,9 @@ def _describe(error: BaseException) -> str:
         lines.append(f"      caused by {type(cause).__name__}: {cause}")
         for schema_error in getattr(cause, "schema_errors", ()) or ():
             location = "/".join(str(part) for part in getattr(schema_error, "absolute_path", ()))
-            lines.append(f"        at {location or '<body>'}: {getattr(schema_error, 'message', schema_error)}")
+            lines.append(
+                f"        at {location or '<root>'}: "
+                f"{getattr(schema_error, 'message', schema_error)}"
+            )
         cause = cause.__cause__
     return "\n".join(lines)

@@ -13,8 +13,18 @@ from providers.money import (
 
 @pytest.mark.parametrize(
     ("currency", "exponent"),
-    [("USD", 2), ("EUR", 2), ("DKK", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3), ("KWD", 3),
-     ("OMR", 3), ("JOD", 3), ("TND", 3)],
+    [
+        ("USD", 2),
+        ("EUR", 2),
+        ("DKK", 2),
+        ("JPY", 0),
+        ("KRW", 0),
+        ("BHD", 3),
+        ("KWD", 3),
+        ("OMR", 3),
+        ("JOD", 3),
+        ("TND", 3),
+    ],
 )
 def test_minor_unit_exponents(currency, exponent):
     assert minor_unit_exponent(currency) == exponent
@@ -64,8 +74,15 @@ def test_currency_must_be_an_iso_code(bad_currency):
 
 @pytest.mark.parametrize(
     ("wire", "currency", "amount_minor"),
-    [("5", "USD", 500), ("8.8", "USD", 880), ("500.00", "USD", 50000), (Decimal("1.5"), "USD", 150),
-     (7, "USD", 700), ("-49.99", "USD", -4999), ("1000", "JPY", 1000)],
+    [
+        ("5", "USD", 500),
+        ("8.8", "USD", 880),
+        ("500.00", "USD", 50000),
+        (Decimal("1.5"), "USD", 150),
+        (7, "USD", 700),
+        ("-49.99", "USD", -4999),
+        ("1000", "JPY", 1000),
+    ],
 )
 def test_decimal_parser(wire, currency, amount_minor):
     assert from_decimal_string(wire, currency) == amount_minor

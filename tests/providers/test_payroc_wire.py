@@ -46,14 +46,14 @@ PAYMENT_URL = f"{PAYROC_BASE}/payments/{examples.PAYMENT_ID}"
 
 
 def sale(kind: PaymentKind = PaymentKind.SALE, **overrides) -> StartRequest:
-    fields = dict(
-        kind=kind,
-        terminal_ref=SERIAL,
-        amount_minor=4999,
-        currency="USD",
-        idempotency_key=IDEMPOTENCY_KEY,
-        reference="OrderRef6543",
-    )
+    fields = {
+        "kind": kind,
+        "terminal_ref": SERIAL,
+        "amount_minor": 4999,
+        "currency": "USD",
+        "idempotency_key": IDEMPOTENCY_KEY,
+        "reference": "OrderRef6543",
+    }
     return StartRequest(**(fields | overrides))
 
 
@@ -64,7 +64,12 @@ def sent_json(call) -> dict:
 def identity_answer(token: str = "fresh-bearer", expires_in: int = 3600) -> httpx.Response:
     return httpx.Response(
         200,
-        json={"access_token": token, "expires_in": expires_in, "scope": "service_a", "token_type": "Bearer"},
+        json={
+            "access_token": token,
+            "expires_in": expires_in,
+            "scope": "service_a",
+            "token_type": "Bearer",
+        },
     )
 
 
@@ -143,7 +148,9 @@ def test_a_lost_start_answer_is_outcome_unknown_and_the_lookup_resends_the_same_
 
 def test_find_started_payment_reports_any_other_failure_as_outcome_unknown(payroc, router):
     router.post(INSTRUCTIONS_URL).respond(
-        409, json=examples.IDEMPOTENCY_KEY_IN_USE, headers={"Content-Type": "application/problem+json"}
+        409,
+        json=examples.IDEMPOTENCY_KEY_IN_USE,
+        headers={"Content-Type": "application/problem+json"},
     )
 
     with pytest.raises(OutcomeUnknown):
@@ -157,8 +164,9 @@ def test_a_refused_connection_on_start_is_provider_unavailable(payroc, router):
         payroc.start_payment(sale())
 
 
-@pytest.mark.parametrize(("status", "error"), [(500, OutcomeUnknown), (502, OutcomeUnknown),
-                                               (503, ProviderUnavailable)])
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, OutcomeUnknown), (502, OutcomeUnknown), (503, ProviderUnavailable)]
+)
 def test_a_server_error_on_start_may_have_moved_money(payroc, router, status, error):
     router.post(INSTRUCTIONS_URL).respond(status)
 
@@ -169,10 +177,12 @@ def test_a_server_error_on_start_may_have_moved_money(payroc, router, status, er
 def test_start_without_processing_terminal_id_is_refused_before_any_call(router, payroc_tokens):
     from providers.base import AccountConfig
 
-    account = AccountConfig("payroc", "sandbox", PAYROC_BASE, PAYROC_IDENTITY, {"api_key": PAYROC_API_KEY})
-    with PayrocProvider(account, token_store=payroc_tokens, clock=fixed_clock) as provider:
-        with pytest.raises(InvalidRequest, match="processing terminal"):
-            provider.start_payment(sale())
+    account = AccountConfig(
+        "payroc", "sandbox", PAYROC_BASE, PAYROC_IDENTITY, {"api_key": PAYROC_API_KEY}
+    )
+    provider = PayrocProvider(account, token_store=payroc_tokens, clock=fixed_clock)
+    with provider, pytest.raises(InvalidRequest, match="processing terminal"):
+        provider.start_payment(sale())
     assert not router.calls
 
 
@@ -193,15 +203,23 @@ def test_token_is_fetched_with_the_api_key_header_and_no_body_then_reused(router
     assert identity_request.headers["x-api-key"] == PAYROC_API_KEY
     assert identity_request.content == b""
     assert "Authorization" not in identity_request.headers
-    assert [call.request.headers["Authorization"] for call in api.calls] == ["Bearer fresh-bearer"] * 2
+    assert [call.request.headers["Authorization"] for call in api.calls] == [
+        "Bearer fresh-bearer"
+    ] * 2
     assert store.load() == Token("fresh-bearer", NOW + timedelta(seconds=3600))
 
 
 @pytest.mark.parametrize(
     ("expires_in", "refetched"),
-    [(timedelta(minutes=1, seconds=59), True), (timedelta(minutes=2), True), (timedelta(minutes=3), False)],
+    [
+        (timedelta(minutes=1, seconds=59), True),
+        (timedelta(minutes=2), True),
+        (timedelta(minutes=3), False),
+    ],
 )
-def test_token_is_refreshed_two_minutes_before_it_expires(router, payroc_account, expires_in, refetched):
+def test_token_is_refreshed_two_minutes_before_it_expires(
+    router, payroc_account, expires_in, refetched
+):
     identity = router.post(PAYROC_IDENTITY).mock(return_value=identity_answer())
     router.get(INSTRUCTION_URL).respond(200, json=examples.INSTRUCTION_IN_PROGRESS)
     store = MemoryTokenStore(Token("old-bearer", NOW + expires_in))
@@ -246,9 +264,9 @@ def test_a_second_401_is_an_auth_error(payroc, router):
 def test_identity_service_refusing_the_api_key_is_an_auth_error(router, payroc_account):
     router.post(PAYROC_IDENTITY).respond(401, json=examples.NOT_AUTHORIZED)
 
-    with PayrocProvider(payroc_account, clock=fixed_clock) as provider:
-        with pytest.raises(AuthError):
-            provider.obtain_token()
+    provider = PayrocProvider(payroc_account, clock=fixed_clock)
+    with provider, pytest.raises(AuthError):
+        provider.obtain_token()
 
 
 # -- following a payment ---------------------------------------------------------
@@ -304,7 +322,11 @@ def test_completed_follows_the_payment_link_path_under_our_base_url(payroc, rout
         (PaymentKind.SALE, {"responseCode": "P", "authorizedAmount": 2500}, PaymentState.APPROVED),
         (PaymentKind.SALE, {"responseCode": "E", "status": "pending"}, PaymentState.UNKNOWN),
         (PaymentKind.SALE, {"responseCode": "A", "status": "reversal"}, PaymentState.CANCELED),
-        (PaymentKind.AUTH, {"type": "preAuthorization", "status": "pending"}, PaymentState.AUTHORIZED),
+        (
+            PaymentKind.AUTH,
+            {"type": "preAuthorization", "status": "pending"},
+            PaymentState.AUTHORIZED,
+        ),
         (PaymentKind.AUTH, {"type": "sale", "status": "pending"}, PaymentState.AUTHORIZED),
     ],
 )
@@ -317,7 +339,9 @@ def test_the_payment_result_decides_the_state(payroc, router, kind, transaction_
 
 def test_partial_approval_reports_the_authorised_amount(payroc, router):
     router.get(INSTRUCTION_URL).respond(200, json=examples.INSTRUCTION_COMPLETED)
-    router.get(PAYMENT_URL).respond(200, json=examples.payment(responseCode="P", authorizedAmount=2500))
+    router.get(PAYMENT_URL).respond(
+        200, json=examples.payment(responseCode="P", authorizedAmount=2500)
+    )
 
     assert payroc.get_payment(examples.INSTRUCTION_ID, kind=PaymentKind.SALE).amount_minor == 2500
 
@@ -325,8 +349,11 @@ def test_partial_approval_reports_the_authorised_amount(payroc, router):
 @pytest.mark.parametrize(
     ("instruction", "state", "message"),
     [
-        ({"status": "failure", "errorMessage": "Device declined the instruction"}, PaymentState.FAILED,
-         "Device declined the instruction"),
+        (
+            {"status": "failure", "errorMessage": "Device declined the instruction"},
+            PaymentState.FAILED,
+            "Device declined the instruction",
+        ),
         ({"status": "canceled"}, PaymentState.CANCELED, ""),
         ({"status": "somethingNew"}, PaymentState.UNKNOWN, ""),
     ],
@@ -363,7 +390,10 @@ def test_completed_refund_instruction_follows_the_refund_link(payroc, router):
     ],
 )
 def test_links_outside_payments_and_refunds_are_not_followed(payroc, router, href):
-    completed = {**examples.INSTRUCTION_COMPLETED, "link": {"rel": "payment", "method": "GET", "href": href}}
+    completed = {
+        **examples.INSTRUCTION_COMPLETED,
+        "link": {"rel": "payment", "method": "GET", "href": href},
+    }
     router.get(INSTRUCTION_URL).respond(200, json=completed)
 
     with pytest.raises(UnexpectedResponse):
@@ -400,17 +430,48 @@ def test_abort_of_a_finished_instruction_is_not_abortable(payroc, router):
 @pytest.mark.parametrize(
     ("status", "body", "error", "provider_code"),
     [
-        (400, examples.problem(400, "bad-request", "Bad request", "One or more validation errors occurred",
-                               errors=[{"parameter": "order.amount", "message": "must be positive"}]),
-         InvalidRequest, "bad-request"),
-        (400, examples.problem(400, "idempotency-key-missing", "Idempotency-Key header missing",
-                               "An 'Idempotency-Key' must be supplied for this request"),
-         InvalidRequest, "idempotency-key-missing"),
-        (403, examples.problem(403, "forbidden", "Forbidden", "Not allowed"), AuthError, "forbidden"),
-        (404, examples.problem(404, "not-found", "Not found", "Resource not found"), NotFound, "not-found"),
+        (
+            400,
+            examples.problem(
+                400,
+                "bad-request",
+                "Bad request",
+                "One or more validation errors occurred",
+                errors=[{"parameter": "order.amount", "message": "must be positive"}],
+            ),
+            InvalidRequest,
+            "bad-request",
+        ),
+        (
+            400,
+            examples.problem(
+                400,
+                "idempotency-key-missing",
+                "Idempotency-Key header missing",
+                "An 'Idempotency-Key' must be supplied for this request",
+            ),
+            InvalidRequest,
+            "idempotency-key-missing",
+        ),
+        (
+            403,
+            examples.problem(403, "forbidden", "Forbidden", "Not allowed"),
+            AuthError,
+            "forbidden",
+        ),
+        (
+            404,
+            examples.problem(404, "not-found", "Not found", "Resource not found"),
+            NotFound,
+            "not-found",
+        ),
         (409, examples.IDEMPOTENCY_KEY_IN_USE, InvalidRequest, "idempotency-key-in-use"),
-        (415, examples.problem(415, "unsupported-media-type", "Unsupported", "Use JSON"), InvalidRequest,
-         "unsupported-media-type"),
+        (
+            415,
+            examples.problem(415, "unsupported-media-type", "Unsupported", "Use JSON"),
+            InvalidRequest,
+            "unsupported-media-type",
+        ),
     ],
 )
 def test_problem_answers_map_to_the_taxonomy(payroc, router, status, body, error, provider_code):
@@ -429,8 +490,13 @@ def test_problem_answers_map_to_the_taxonomy(payroc, router, status, body, error
 
 
 def test_validation_details_reach_the_message(payroc, router):
-    body = examples.problem(400, "bad-request", "Bad request", "One or more validation errors occurred",
-                            errors=[{"parameter": "order.amount", "message": "must be positive"}])
+    body = examples.problem(
+        400,
+        "bad-request",
+        "Bad request",
+        "One or more validation errors occurred",
+        errors=[{"parameter": "order.amount", "message": "must be positive"}],
+    )
     router.post(INSTRUCTIONS_URL).respond(400, json=body)
 
     with pytest.raises(InvalidRequest, match="must be positive"):
@@ -458,16 +524,34 @@ def test_a_server_error_on_a_read_is_provider_unavailable(payroc, router):
 
 
 def test_devices_are_listed_page_by_page_with_the_after_cursor(payroc, router):
-    second_device = {**examples.DEVICE, "deviceId": "dev-0002", "serialNumber": "1850010869",
-                     "deactivatedDate": "2024-09-01T00:00:00Z"}
+    second_device = {
+        **examples.DEVICE,
+        "deviceId": "dev-0002",
+        "serialNumber": "1850010869",
+        "deactivatedDate": "2024-09-01T00:00:00Z",
+    }
     route = router.get(f"{PAYROC_BASE}/devices")
     route.side_effect = [
-        httpx.Response(200, json={
-            "limit": 100, "count": 1, "hasMore": True, "data": [examples.DEVICE],
-            "links": [{"rel": "next", "method": "get", "href": "https://api.payroc.com/v1/devices?after=c-1&limit=100"}],
-        }),
-        httpx.Response(200, json={"limit": 100, "count": 1, "hasMore": False, "data": [second_device],
-                                  "links": []}),
+        httpx.Response(
+            200,
+            json={
+                "limit": 100,
+                "count": 1,
+                "hasMore": True,
+                "data": [examples.DEVICE],
+                "links": [
+                    {
+                        "rel": "next",
+                        "method": "get",
+                        "href": "https://api.payroc.com/v1/devices?after=c-1&limit=100",
+                    }
+                ],
+            },
+        ),
+        httpx.Response(
+            200,
+            json={"limit": 100, "count": 1, "hasMore": False, "data": [second_device], "links": []},
+        ),
     ]
 
     terminals = payroc.list_terminals()
@@ -493,7 +577,9 @@ def test_get_terminal_searches_by_serial_number(payroc, router):
 
 
 def test_get_terminal_of_an_unknown_serial_is_not_found(payroc, router):
-    router.get(f"{PAYROC_BASE}/devices").respond(200, json={"limit": 10, "count": 0, "hasMore": False, "data": []})
+    router.get(f"{PAYROC_BASE}/devices").respond(
+        200, json={"limit": 10, "count": 0, "hasMore": False, "data": []}
+    )
 
     with pytest.raises(NotFound):
         payroc.get_terminal("nope")
@@ -513,8 +599,9 @@ def test_payroc_cannot_rename_terminals_or_verify_webhooks(payroc):
 def test_capture_posts_to_the_payment_with_an_idempotency_key(payroc, router):
     route = router.post(f"{PAYMENT_URL}/capture").respond(200, json=examples.payment())
 
-    result = payroc.capture(examples.PAYMENT_ID, idempotency_key=IDEMPOTENCY_KEY, amount_minor=4000,
-                            currency="USD")
+    result = payroc.capture(
+        examples.PAYMENT_ID, idempotency_key=IDEMPOTENCY_KEY, amount_minor=4000, currency="USD"
+    )
 
     assert route.calls.last.request.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
     assert sent_json(route.calls.last) == {"processingTerminalId": "1234001", "amount": 4000}
@@ -533,14 +620,22 @@ def test_capture_of_the_full_amount_sends_no_amount(payroc, router):
 def test_referenced_refund_posts_amount_and_description_and_reads_the_new_refund(payroc, router):
     route = router.post(f"{PAYMENT_URL}/refund").respond(200, json=examples.refunded_payment())
 
-    result = payroc.refund(RefundRequest(
-        original_transaction_ref=examples.PAYMENT_ID, amount_minor=4999, currency="USD",
-        idempotency_key=IDEMPOTENCY_KEY, reference="R-OrderRef6543",
-        description="Refund for order OrderRef6543",
-    ))
+    result = payroc.refund(
+        RefundRequest(
+            original_transaction_ref=examples.PAYMENT_ID,
+            amount_minor=4999,
+            currency="USD",
+            idempotency_key=IDEMPOTENCY_KEY,
+            reference="R-OrderRef6543",
+            description="Refund for order OrderRef6543",
+        )
+    )
 
     assert route.calls.last.request.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
-    assert sent_json(route.calls.last) == {"amount": 4999, "description": "Refund for order OrderRef6543"}
+    assert sent_json(route.calls.last) == {
+        "amount": 4999,
+        "description": "Refund for order OrderRef6543",
+    }
     assert result.state is PaymentState.APPROVED
     assert result.transaction_ref == examples.REFUND_ID
     assert result.message == "Transaction refunded"

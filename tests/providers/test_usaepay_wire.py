@@ -38,8 +38,8 @@ from tests.providers.accounts import (
 
 # From USAePay's REST docs: key _V87Q…p7, seed "abcdefghijklmnop", PIN 123456.
 DOCUMENTED_AUTHORIZATION = (
-    "Basic X1Y4N1F0YjUxM0NkM3ZhYk03UkMwVGJ0SldlU284cDc6czIvYWJjZGVmZ2hpamtsbW5vcC9iNzRjMmZhOTFmYjBhMDk3"
-    "NTVlMzc3ZWU4ZTIwYWE4NmQyYjkyYzNkMmYyNzcyODBkYjU5NWY2MzZiYjE5MGU2"
+    "Basic X1Y4N1F0YjUxM0NkM3ZhYk03UkMwVGJ0SldlU284cDc6czIvYWJjZGVmZ2hpamtsbW5v"
+    "cC9iNzRjMmZhOTFmYjBhMDk3NTVlMzc3ZWU4ZTIwYWE4NmQyYjkyYzNkMmYyNzcyODBkYjU5NWY2MzZiYjE5MGU2"
 )
 
 PAYREQUESTS_URL = f"{USAEPAY_BASE}/paymentengine/payrequests"
@@ -55,13 +55,26 @@ DEVICE = {
     "status": "connected",
     "name": "Example",
     "settings": {"timeout": 30, "enable_standalone": False, "share_device": False},
-    "terminal_info": {"make": "Castles", "model": "MP200", "revision": None, "serial": "000313162200473"},
-    "terminal_config": {"enable_emv": False, "enable_debit_msr": False, "enable_tip_adjust": False,
-                        "enable_contactless": True},
+    "terminal_info": {
+        "make": "Castles",
+        "model": "MP200",
+        "revision": None,
+        "serial": "000313162200473",
+    },
+    "terminal_config": {
+        "enable_emv": False,
+        "enable_debit_msr": False,
+        "enable_tip_adjust": False,
+        "enable_contactless": True,
+    },
 }
 
-STARTED = {"type": "request", "key": REQUEST_KEY, "expiration": "2016-07-08 16:40:48",
-           "status": "sent to device"}
+STARTED = {
+    "type": "request",
+    "key": REQUEST_KEY,
+    "expiration": "2016-07-08 16:40:48",
+    "status": "sent to device",
+}
 
 TRANSACTION = {
     "type": "transaction",
@@ -78,14 +91,26 @@ TRANSACTION = {
 
 
 def sale(kind: PaymentKind = PaymentKind.SALE, **overrides) -> StartRequest:
-    fields = dict(kind=kind, terminal_ref=DEVICE_KEY, amount_minor=888, currency="USD",
-                  idempotency_key=IDEMPOTENCY_KEY, reference="ORDER-1001", description="Two coffees")
+    fields = {
+        "kind": kind,
+        "terminal_ref": DEVICE_KEY,
+        "amount_minor": 888,
+        "currency": "USD",
+        "idempotency_key": IDEMPOTENCY_KEY,
+        "reference": "ORDER-1001",
+        "description": "Two coffees",
+    }
     return StartRequest(**(fields | overrides))
 
 
 def request_status(status: str, transaction: dict | None = None, **extra) -> dict:
-    body = {"type": "request", "key": REQUEST_KEY, "expiration": "2016-07-08 16:40:48", "status": status,
-            **extra}
+    body = {
+        "type": "request",
+        "key": REQUEST_KEY,
+        "expiration": "2016-07-08 16:40:48",
+        "status": status,
+        **extra,
+    }
     if transaction is not None:
         body["transaction"] = transaction
     return body
@@ -99,7 +124,10 @@ def error_answer(status: int, errorcode: int, error: str) -> httpx.Response:
 
 
 def test_the_documented_auth_vector_is_reproduced_byte_for_byte():
-    assert usaepay_authorization(USAEPAY_API_KEY, USAEPAY_PIN, "abcdefghijklmnop") == DOCUMENTED_AUTHORIZATION
+    assert (
+        usaepay_authorization(USAEPAY_API_KEY, USAEPAY_PIN, "abcdefghijklmnop")
+        == DOCUMENTED_AUTHORIZATION
+    )
     decoded = base64.b64decode(DOCUMENTED_AUTHORIZATION.removeprefix("Basic ")).decode()
     assert decoded == (
         "_V87Qtb513Cd3vabM7RC0TbtJWeSo8p7:s2/abcdefghijklmnop/"
@@ -145,10 +173,26 @@ def test_devices_are_listed_with_limit_and_offset_until_total(usaepay, router):
     pairing = {**DEVICE, "key": "sa_pairing", "status": "waiting for device pairing", "name": "New"}
     route = router.get(DEVICES_URL)
     route.side_effect = [
-        httpx.Response(200, json={"type": "list", "limit": 100, "offset": 0, "data": [DEVICE] * 100,
-                                  "total": "102"}),
-        httpx.Response(200, json={"type": "list", "limit": 100, "offset": 100, "data": [offline, pairing],
-                                  "total": "102"}),
+        httpx.Response(
+            200,
+            json={
+                "type": "list",
+                "limit": 100,
+                "offset": 0,
+                "data": [DEVICE] * 100,
+                "total": "102",
+            },
+        ),
+        httpx.Response(
+            200,
+            json={
+                "type": "list",
+                "limit": 100,
+                "offset": 100,
+                "data": [offline, pairing],
+                "total": "102",
+            },
+        ),
     ]
 
     terminals = usaepay.list_terminals()
@@ -160,9 +204,17 @@ def test_devices_are_listed_with_limit_and_offset_until_total(usaepay, router):
     assert len(terminals) == 102
     first = terminals[0]
     assert (first.ref, first.name, first.model, first.serial, first.online, first.status_text) == (
-        DEVICE_KEY, "Example", "Castles MP200", "000313162200473", True, "connected")
+        DEVICE_KEY,
+        "Example",
+        "Castles MP200",
+        "000313162200473",
+        True,
+        "connected",
+    )
     assert [(t.online, t.status_text) for t in terminals[100:]] == [
-        (False, "offline"), (False, "waiting for device pairing")]
+        (False, "offline"),
+        (False, "waiting for device pairing"),
+    ]
 
 
 def test_a_device_reported_online_is_online(usaepay, router):
@@ -172,7 +224,9 @@ def test_a_device_reported_online_is_online(usaepay, router):
 
 
 def test_rename_puts_only_the_name(usaepay, router):
-    route = router.put(f"{DEVICES_URL}/{DEVICE_KEY}").respond(200, json={**DEVICE, "name": "Till 2"})
+    route = router.put(f"{DEVICES_URL}/{DEVICE_KEY}").respond(
+        200, json={**DEVICE, "name": "Till 2"}
+    )
 
     terminal = usaepay.rename_terminal(DEVICE_KEY, name="Till 2")
 
@@ -183,8 +237,10 @@ def test_rename_puts_only_the_name(usaepay, router):
 # -- starting payments -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "command"), [(PaymentKind.SALE, "sale"), (PaymentKind.AUTH, "authonly"),
-                                               (PaymentKind.REFUND, "refund")])
+@pytest.mark.parametrize(
+    ("kind", "command"),
+    [(PaymentKind.SALE, "sale"), (PaymentKind.AUTH, "authonly"), (PaymentKind.REFUND, "refund")],
+)
 def test_start_posts_a_payrequest_with_a_decimal_amount(usaepay, router, kind, command):
     route = router.post(PAYREQUESTS_URL).respond(200, json=STARTED)
 
@@ -237,8 +293,13 @@ def test_a_refused_connection_on_start_is_provider_unavailable(usaepay, router):
     ("http_status", "errorcode", "text", "error", "message_part"),
     [
         (400, 21121, "Unknown devicekey sa_xxxx", NotFound, "Unknown terminal"),
-        (400, 21143, "Request failed (Payment terminal battery too low)", BatteryLow,
-         "Terminal battery too low; charge it before taking payments"),
+        (
+            400,
+            21143,
+            "Request failed (Payment terminal battery too low)",
+            BatteryLow,
+            "Terminal battery too low; charge it before taking payments",
+        ),
         (400, 21144, "Transaction request has timed out.", PaymentTimedOut, "timed out"),
         (400, 21145, "Device is currently offline.", TerminalOffline, "offline"),
         (400, 21146, "Device is currently processing another transaction.", TerminalBusy, "busy"),
@@ -247,7 +308,9 @@ def test_a_refused_connection_on_start_is_provider_unavailable(usaepay, router):
         (200, 21146, "Device is currently processing another transaction.", TerminalBusy, "busy"),
     ],
 )
-def test_error_codes_map_to_the_taxonomy(usaepay, router, http_status, errorcode, text, error, message_part):
+def test_error_codes_map_to_the_taxonomy(
+    usaepay, router, http_status, errorcode, text, error, message_part
+):
     router.post(PAYREQUESTS_URL).mock(return_value=error_answer(http_status, errorcode, text))
 
     with pytest.raises(error) as caught:
@@ -260,12 +323,18 @@ def test_error_codes_map_to_the_taxonomy(usaepay, router, http_status, errorcode
 
 
 def test_terminal_refusals_are_permanent_and_rate_limits_are_not(usaepay, router):
-    router.post(PAYREQUESTS_URL).mock(return_value=error_answer(400, 21145, "Device is currently offline."))
+    router.post(PAYREQUESTS_URL).mock(
+        return_value=error_answer(400, 21145, "Device is currently offline.")
+    )
     with pytest.raises(TerminalOffline) as offline:
         usaepay.start_payment(sale())
-    router.get(REQUEST_URL).mock(return_value=httpx.Response(
-        429, json={"error": "API Rate Limit Exceed", "errorcode": 155},
-        headers={"X-Rate-Limit": "46 of 45/min; 46 of 5000/day", "Retry-After": "30"}))
+    router.get(REQUEST_URL).mock(
+        return_value=httpx.Response(
+            429,
+            json={"error": "API Rate Limit Exceed", "errorcode": 155},
+            headers={"X-Rate-Limit": "46 of 45/min; 46 of 5000/day", "Retry-After": "30"},
+        )
+    )
     with pytest.raises(RateLimited) as limited:
         usaepay.get_payment(REQUEST_KEY, kind=PaymentKind.SALE)
 
@@ -274,9 +343,13 @@ def test_terminal_refusals_are_permanent_and_rate_limits_are_not(usaepay, router
     assert limited.value.retry_after == 30.0
 
 
-@pytest.mark.parametrize(("status", "error"), [(401, AuthError), (404, NotFound), (400, InvalidRequest)])
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthError), (404, NotFound), (400, InvalidRequest)]
+)
 def test_other_errors_fall_back_to_the_http_status(usaepay, router, status, error):
-    router.get(REQUEST_URL).mock(return_value=error_answer(status, 47, "Invalid record locator key"))
+    router.get(REQUEST_URL).mock(
+        return_value=error_answer(status, 47, "Invalid record locator key")
+    )
 
     with pytest.raises(error, match="Invalid record locator key"):
         usaepay.get_payment(REQUEST_KEY, kind=PaymentKind.SALE)
@@ -297,8 +370,16 @@ def test_server_errors_are_unknown_outcomes_only_for_money_calls(usaepay, router
 
 @pytest.mark.parametrize(
     "word",
-    ["sending to device", "sent to device", "waiting for card dip", "changing interfaces",
-     "customer see phone and tap again", "processing payment", "completing payment", "capturing signature"],
+    [
+        "sending to device",
+        "sent to device",
+        "waiting for card dip",
+        "changing interfaces",
+        "customer see phone and tap again",
+        "processing payment",
+        "completing payment",
+        "capturing signature",
+    ],
 )
 def test_in_flight_status_words_are_pending(usaepay, router, word):
     router.get(REQUEST_URL).respond(200, json=request_status(word))
@@ -311,10 +392,15 @@ def test_in_flight_status_words_are_pending(usaepay, router, word):
 
 @pytest.mark.parametrize(
     ("word", "state"),
-    [("canceled", PaymentState.CANCELED), ("transaction canceled", PaymentState.CANCELED),
-     ("transaction failed", PaymentState.FAILED), ("error", PaymentState.FAILED),
-     ("timeout", PaymentState.TIMED_OUT), ("Timeout", PaymentState.TIMED_OUT),
-     ("a word nobody documented", PaymentState.UNKNOWN)],
+    [
+        ("canceled", PaymentState.CANCELED),
+        ("transaction canceled", PaymentState.CANCELED),
+        ("transaction failed", PaymentState.FAILED),
+        ("error", PaymentState.FAILED),
+        ("timeout", PaymentState.TIMED_OUT),
+        ("Timeout", PaymentState.TIMED_OUT),
+        ("a word nobody documented", PaymentState.UNKNOWN),
+    ],
 )
 def test_final_status_words(usaepay, router, word, state):
     router.get(REQUEST_URL).respond(200, json=request_status(word))
@@ -324,14 +410,24 @@ def test_final_status_words(usaepay, router, word, state):
 
 @pytest.mark.parametrize(
     ("kind", "result_code", "state"),
-    [(PaymentKind.SALE, "A", PaymentState.APPROVED), (PaymentKind.AUTH, "A", PaymentState.AUTHORIZED),
-     (PaymentKind.REFUND, "A", PaymentState.APPROVED), (PaymentKind.SALE, "D", PaymentState.DECLINED),
-     (PaymentKind.SALE, "E", PaymentState.FAILED), (PaymentKind.SALE, "Z", PaymentState.UNKNOWN)],
+    [
+        (PaymentKind.SALE, "A", PaymentState.APPROVED),
+        (PaymentKind.AUTH, "A", PaymentState.AUTHORIZED),
+        (PaymentKind.REFUND, "A", PaymentState.APPROVED),
+        (PaymentKind.SALE, "D", PaymentState.DECLINED),
+        (PaymentKind.SALE, "E", PaymentState.FAILED),
+        (PaymentKind.SALE, "Z", PaymentState.UNKNOWN),
+    ],
 )
-def test_a_complete_request_is_decided_by_its_transaction(usaepay, router, kind, result_code, state):
+def test_a_complete_request_is_decided_by_its_transaction(
+    usaepay, router, kind, result_code, state
+):
     router.get(REQUEST_URL).respond(
-        200, json=request_status("transaction complete", {**TRANSACTION, "result_code": result_code},
-                                 complete=True))
+        200,
+        json=request_status(
+            "transaction complete", {**TRANSACTION, "result_code": result_code}, complete=True
+        ),
+    )
 
     result = usaepay.get_payment(REQUEST_KEY, kind=kind, wait=True)
 
@@ -353,7 +449,8 @@ def test_a_complete_request_carries_the_transaction_details(usaepay, router):
 
 def test_a_numeric_auth_amount_is_read_without_float_rounding(usaepay, router):
     router.get(REQUEST_URL).respond(
-        200, json=request_status("transaction complete", {**TRANSACTION, "auth_amount": 19.99}))
+        200, json=request_status("transaction complete", {**TRANSACTION, "auth_amount": 19.99})
+    )
 
     assert usaepay.get_payment(REQUEST_KEY, kind=PaymentKind.SALE).amount_minor == 1999
 
@@ -393,7 +490,10 @@ def test_abort_deletes_the_payrequest(usaepay, router):
 
 @pytest.mark.parametrize(
     "answer",
-    [error_answer(400, 21150, "Request already completed"), httpx.Response(200, json={"status": "failed"})],
+    [
+        error_answer(400, 21150, "Request already completed"),
+        httpx.Response(200, json={"status": "failed"}),
+    ],
 )
 def test_abort_of_a_finished_request_is_not_abortable(usaepay, router, answer):
     router.delete(REQUEST_URL).mock(return_value=answer)
@@ -407,34 +507,54 @@ def test_abort_of_a_finished_request_is_not_abortable(usaepay, router, answer):
 
 def test_capture_sends_cc_capture_with_the_transaction_key(usaepay, router):
     route = router.post(f"{USAEPAY_BASE}/transactions").respond(
-        200, json={**TRANSACTION, "key": "4nftw5kqd7bjy82", "auth_amount": "5.00"})
+        200, json={**TRANSACTION, "key": "4nftw5kqd7bjy82", "auth_amount": "5.00"}
+    )
 
-    result = usaepay.capture("4nftw5kqd7bjy82", idempotency_key=IDEMPOTENCY_KEY, amount_minor=500,
-                             currency="USD")
+    result = usaepay.capture(
+        "4nftw5kqd7bjy82", idempotency_key=IDEMPOTENCY_KEY, amount_minor=500, currency="USD"
+    )
 
     assert json.loads(route.calls.last.request.content) == {
-        "command": "cc:capture", "trankey": "4nftw5kqd7bjy82", "amount": "5.00"}
+        "command": "cc:capture",
+        "trankey": "4nftw5kqd7bjy82",
+        "amount": "5.00",
+    }
     assert result.state is PaymentState.APPROVED
     assert result.amount_minor == 500
 
 
 def test_referenced_refund_sends_refund_with_the_transaction_key(usaepay, router):
     route = router.post(f"{USAEPAY_BASE}/transactions").respond(
-        200, json={**TRANSACTION, "key": "refund-key-1", "auth_amount": "8.88"})
+        200, json={**TRANSACTION, "key": "refund-key-1", "auth_amount": "8.88"}
+    )
 
-    result = usaepay.refund(RefundRequest(
-        original_transaction_ref="hnftkyjj2r93ft2", amount_minor=888, currency="USD",
-        idempotency_key=IDEMPOTENCY_KEY, reference="R-ORDER-1001"))
+    result = usaepay.refund(
+        RefundRequest(
+            original_transaction_ref="hnftkyjj2r93ft2",
+            amount_minor=888,
+            currency="USD",
+            idempotency_key=IDEMPOTENCY_KEY,
+            reference="R-ORDER-1001",
+        )
+    )
 
     assert json.loads(route.calls.last.request.content) == {
-        "command": "refund", "trankey": "hnftkyjj2r93ft2", "amount": "8.88", "orderid": "R-ORDER-1001"}
+        "command": "refund",
+        "trankey": "hnftkyjj2r93ft2",
+        "amount": "8.88",
+        "orderid": "R-ORDER-1001",
+    }
     assert (result.provider_ref, result.transaction_ref, result.state) == (
-        "refund-key-1", "refund-key-1", PaymentState.APPROVED)
+        "refund-key-1",
+        "refund-key-1",
+        PaymentState.APPROVED,
+    )
 
 
 def test_a_declined_refund_is_declined(usaepay, router):
     router.post(f"{USAEPAY_BASE}/transactions").respond(
-        200, json={**TRANSACTION, "result_code": "D", "result": "Declined"})
+        200, json={**TRANSACTION, "result_code": "D", "result": "Declined"}
+    )
 
     result = usaepay.refund(RefundRequest("hnftkyjj2r93ft2", 888, "USD", IDEMPOTENCY_KEY, "R-1"))
 
@@ -445,30 +565,47 @@ def test_a_declined_refund_is_declined(usaepay, router):
 
 
 def test_find_started_payment_matches_the_orderid_among_the_device_requests(usaepay, router):
-    other = {**STARTED, "key": "pr_other", "orderid": "ORDER-0999", "status": "transaction complete"}
+    other = {
+        **STARTED,
+        "key": "pr_other",
+        "orderid": "ORDER-0999",
+        "status": "transaction complete",
+    }
     ours = {**STARTED, "orderid": "ORDER-1001", "status": "waiting for card dip"}
     route = router.get(PAYREQUESTS_URL).respond(
-        200, json={"type": "list", "limit": 100, "offset": 0, "data": [other, ours], "total": 2})
+        200, json={"type": "list", "limit": 100, "offset": 0, "data": [other, ours], "total": 2}
+    )
 
     found = usaepay.find_started_payment(sale())
 
-    assert dict(route.calls.last.request.url.params) == {"devicekey": DEVICE_KEY, "limit": "100", "offset": "0"}
+    assert dict(route.calls.last.request.url.params) == {
+        "devicekey": DEVICE_KEY,
+        "limit": "100",
+        "offset": "0",
+    }
     assert found is not None
     assert (found.provider_ref, found.state) == (REQUEST_KEY, PaymentState.PENDING)
 
 
 def test_find_started_payment_is_none_when_the_device_has_no_such_order(usaepay, router):
-    router.get(PAYREQUESTS_URL).respond(200, json={"type": "list", "limit": 100, "offset": 0, "data": [],
-                                                    "total": 0})
+    router.get(PAYREQUESTS_URL).respond(
+        200, json={"type": "list", "limit": 100, "offset": 0, "data": [], "total": 0}
+    )
 
     assert usaepay.find_started_payment(sale()) is None
 
 
 @pytest.mark.parametrize(
     "answer",
-    [httpx.Response(500), error_answer(429, 155, "API Rate Limit Exceed"), httpx.ConnectError("down"),
-     httpx.Response(200, json={"type": "list", "data": [{**STARTED, "orderid": "ORDER-1001"}] * 2,
-                               "total": 2})],
+    [
+        httpx.Response(500),
+        error_answer(429, 155, "API Rate Limit Exceed"),
+        httpx.ConnectError("down"),
+        httpx.Response(
+            200,
+            json={"type": "list", "data": [{**STARTED, "orderid": "ORDER-1001"}] * 2, "total": 2},
+        ),
+    ],
 )
 def test_find_started_payment_that_cannot_tell_is_outcome_unknown(usaepay, router, answer):
     route = router.get(PAYREQUESTS_URL)
@@ -483,14 +620,18 @@ def test_find_started_payment_that_cannot_tell_is_outcome_unknown(usaepay, route
 
 # -- webhooks ------------------------------------------------------------------------------
 
-WEBHOOK_BODY = json.dumps({
-    "type": "event",
-    "event_triggered": "2021-05-19 05:20:34",
-    "event_type": "transaction.sale.success",
-    "event_body": {"merchant": {"merch_key": "m-1"},
-                   "object": {**TRANSACTION, "orderid": "ORDER-1001"}},
-    "event_id": "8d4b7c1f" * 8,
-}).encode()
+WEBHOOK_BODY = json.dumps(
+    {
+        "type": "event",
+        "event_triggered": "2021-05-19 05:20:34",
+        "event_type": "transaction.sale.success",
+        "event_body": {
+            "merchant": {"merch_key": "m-1"},
+            "object": {**TRANSACTION, "orderid": "ORDER-1001"},
+        },
+        "event_id": "8d4b7c1f" * 8,
+    }
+).encode()
 
 
 def sign(body: bytes, key: str = USAEPAY_SIGNATURE_KEY) -> str:
@@ -508,8 +649,13 @@ def test_a_correctly_signed_webhook_is_verified_and_parsed(usaepay):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"X-Signature": ""}, {"X-Signature": sign(WEBHOOK_BODY, "wrong-key")},
-     {"X-Signature": sign(WEBHOOK_BODY + b" ")}, {"X-Signature": "é" * 64}],
+    [
+        {},
+        {"X-Signature": ""},
+        {"X-Signature": sign(WEBHOOK_BODY, "wrong-key")},
+        {"X-Signature": sign(WEBHOOK_BODY + b" ")},
+        {"X-Signature": "é" * 64},
+    ],
 )
 def test_a_forged_or_unsigned_webhook_is_refused(usaepay, headers):
     with pytest.raises(InvalidSignature) as caught:

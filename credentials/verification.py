@@ -1,0 +1,141 @@
+"""End-to-end check of one provider account: auth → list terminals → a sale followed to its end →
+a second sale aborted while pending → a refund of the first. Used by `manage.py provider_check`, and
+(auth + terminals only) by credential verification.
+
+In the sandbox the outcomes are picked by magic amounts (see the README): x.01 approves, x.00 waits
+for the customer, which is what the abort step needs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from providers.base import FINAL_STATES, PaymentKind, PaymentResult, PaymentState, Provider, RefundRequest, StartRequest
+from providers.errors import ProviderError
+from providers.recovery import start_exactly_once
+
+APPROVE_AMOUNT_MINOR = 1001  # sandbox magic: ends in 01, approved without a click
+WAIT_AMOUNT_MINOR = 1000  # sandbox magic: ends in 00, waits for the customer
+CHECK_TIMEOUT_S = 60
+
+
+@dataclass
+class StepResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.steps) and all(step.passed for step in self.steps)
+
+
+def _reference() -> str:
+    return "chk-" + uuid.uuid4().hex[:16]
+
+
+def follow_to_final(provider: Provider, result: PaymentResult, *, kind: PaymentKind, timeout_s: int) -> PaymentResult:
+    """Poll (or long-poll) until final, for the terminal's whole timeout plus grace: giving up early
+    is how a POS charges a customer twice (USAePay's timeout handling)."""
+    deadline = provider.deadline_for(datetime.now(timezone.utc), timeout_s)
+    while not result.is_final and datetime.now(timezone.utc) < deadline:
+        if provider.capabilities.status_channel != "long_poll":
+            time.sleep(provider.capabilities.poll_interval_s)
+        result = provider.get_payment(result.provider_ref, kind=kind, wait=True)
+    return result
+
+
+def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, on_step=None) -> CheckReport:
+    report = CheckReport()
+
+    def record(name: str, passed: bool, detail: str) -> bool:
+        step = StepResult(name, passed, detail)
+        report.steps.append(step)
+        if on_step:
+            on_step(step)
+        return passed
+
+    terminals = None
+    try:
+        token = provider.obtain_token()
+        if token is not None:
+            minutes = int((token.expires_at - datetime.now(timezone.utc)).total_seconds() // 60)
+            record("auth", True, f"access token obtained, valid for {minutes} min")
+        else:
+            terminals = provider.list_terminals()
+            record("auth", True, "signed request accepted")
+    except ProviderError as exc:
+        record("auth", False, exc.message)
+        return report
+
+    try:
+        terminals = terminals if terminals is not None else provider.list_terminals()
+    except ProviderError as exc:
+        record("list terminals", False, exc.message)
+        return report
+    usable = [t for t in terminals if t.online is not False]
+    if not record(
+        "list terminals",
+        bool(usable),
+        f"{len(terminals)} terminal(s), {len(usable)} usable" + (f"; using {usable[0].ref}" if usable else ""),
+    ):
+        return report
+    if not money:
+        return report
+    terminal = usable[0]
+
+    sale = None
+    try:
+        started = start_exactly_once(provider, StartRequest(
+            kind=PaymentKind.SALE, terminal_ref=terminal.ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
+            idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check sale",
+            timeout_s=CHECK_TIMEOUT_S,
+        ))
+        sale = follow_to_final(provider, started, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S)
+        record("sale", sale.state == PaymentState.APPROVED, f"{sale.state} ({sale.raw_status}) {sale.provider_ref}")
+    except ProviderError as exc:
+        record("sale", False, exc.message)
+
+    try:
+        pending = start_exactly_once(provider, StartRequest(
+            kind=PaymentKind.SALE, terminal_ref=terminal.ref, amount_minor=WAIT_AMOUNT_MINOR, currency=currency,
+            idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check abort",
+            timeout_s=CHECK_TIMEOUT_S,
+        ))
+        provider.abort_payment(pending.provider_ref, kind=PaymentKind.SALE)
+        aborted = follow_to_final(provider, pending, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S)
+        record("abort", aborted.state == PaymentState.CANCELED, f"{aborted.state} ({aborted.raw_status})")
+    except ProviderError as exc:
+        record("abort", False, exc.message)
+
+    if sale is None or sale.state != PaymentState.APPROVED:
+        record("refund", False, "no approved sale to refund")
+        return report
+    try:
+        if provider.capabilities.refund_mode in ("referenced", "both"):
+            refund = provider.refund(RefundRequest(
+                original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
+                idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check refund",
+            ))
+        else:
+            started = start_exactly_once(provider, StartRequest(
+                kind=PaymentKind.REFUND, terminal_ref=terminal.ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
+                idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check refund",
+                timeout_s=CHECK_TIMEOUT_S,
+            ))
+            refund = follow_to_final(provider, started, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S)
+        record("refund", refund.state == PaymentState.APPROVED, f"{refund.state} ({refund.raw_status})")
+    except ProviderError as exc:
+        record("refund", False, exc.message)
+    return report
+
+
+__all__ = ["run_check", "follow_to_final", "CheckReport", "StepResult", "FINAL_STATES"]
