@@ -58,3 +58,47 @@ def load_demo_data() -> list[tuple[str, str]]:
         )
         logins.append((email, Role(role).label))
     return logins
+
+
+# Sandbox provider accounts of the demo: (merchant, provider, label, secrets, settings, devices).
+# Each becomes a SandboxAccount + SandboxDevices in the emulator and a ProviderAccount (environment
+# "sandbox") of the merchant with the same secrets, so a demo user can take a payment at once.
+DEMO_PROVIDER_ACCOUNTS = [
+    ("Harbour Bakery", "payroc", "Bakery Payroc",
+     {"api_key": "demo-payroc-bakery-5f2c9e81a7d34b06"}, {"processing_terminal_id": "1234001"},
+     [("1850010868", "Counter 1", "Ingenico", "Lane/3000"), ("1850010869", "Counter 2", "Ingenico", "Lane/3000")]),
+    ("Harbour Bakery", "usaepay", "Bakery USAePay",
+     {"api_key": "_DemoBakeryUsaepayKey7QtbC0TbtJWe", "api_pin": "246810", "webhook_signature_key": "demo-bakery-whsec-31c4"}, {},
+     [("sa_DemoBakeryTerminal0000000001", "Patio", "Castles", "MP200")]),
+    ("Green Leaf Cafe", "usaepay", "Cafe USAePay",
+     {"api_key": "_DemoCafeUsaepayKeyV87Qtb513Cd3va", "api_pin": "135791", "webhook_signature_key": "demo-cafe-whsec-77a0"}, {},
+     [("sa_DemoCafeTerminal000000000001", "Bar", "Castles", "MP200"), ("sa_DemoCafeTerminal000000000002", "Terrace", "Castles", "MP200")]),
+    ("Corner Books", "payroc", "Books Payroc",
+     {"api_key": "demo-payroc-books-0b9d3f6e2c1a4785"}, {"processing_terminal_id": "1234002"},
+     [("1850020001", "Till", "PAX", "A920")]),
+    ("Corner Books", "usaepay", "Books USAePay",
+     {"api_key": "_DemoBooksUsaepayKeyWeSo8p7V87Qtb", "api_pin": "112233", "webhook_signature_key": "demo-books-whsec-9e12"}, {},
+     [("sa_DemoBooksTerminal00000000001", "Front desk", "Castles", "MP200")]),
+    ("Sunset Florist", "payroc", "Florist Payroc",
+     {"api_key": "demo-payroc-florist-8a7e6d5c4b3a2910"}, {"processing_terminal_id": "1234003"},
+     [("1850030001", "Shop", "PAX", "A920")]),
+]
+
+
+def load_demo_provider_accounts() -> int:
+    """Create the sandbox side and the dashboard side of each demo provider account (idempotent)."""
+    from credentials.services import account_ensure
+    from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
+
+    for merchant_name, provider, label, secrets, account_settings, devices in DEMO_PROVIDER_ACCOUNTS:
+        merchant = Merchant.objects.get(name=merchant_name)
+        sandbox_account = sandbox_account_ensure(provider=provider, label=label, secrets=secrets, settings=account_settings)
+        for ref, name, manufacturer, model in devices:
+            sandbox_device_ensure(
+                account=sandbox_account, ref=ref, name=name, model=model, serial=ref if provider == "payroc" else f"0003131622{ref[-5:]}",
+                manufacturer=manufacturer,
+            )
+        account_ensure(
+            merchant=merchant, provider=provider, environment="sandbox", label=label, secrets=secrets, settings=account_settings
+        )
+    return len(DEMO_PROVIDER_ACCOUNTS)

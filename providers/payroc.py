@@ -65,6 +65,7 @@ from providers.base import (
     Token,
 )
 from providers.errors import (
+    TerminalBusy,
     AuthError,
     InvalidRequest,
     NotAbortable,
@@ -412,6 +413,12 @@ class PayrocProvider(Provider):
             if problem_type == "cannot-be-deleted" or response.request.method == "DELETE":
                 raise NotAbortable(
                     f"The payment can no longer be aborted; it has already finished ({detail}).",
+                    **codes,
+                )
+            if problem_type == "resource-already-exists" and response.request.method == "POST":
+                # Another instruction is in progress on the device: one payment at a time.
+                raise TerminalBusy(
+                    "The terminal is busy with another payment. Wait until it finishes and try again.",
                     **codes,
                 )
             raise InvalidRequest(f"Payroc refused a conflicting request: {detail}", **codes)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dashboard.demo_data import DEMO_PASSWORD, load_demo_data
+from dashboard.demo_data import DEMO_PASSWORD, load_demo_data, load_demo_provider_accounts
 
 
 class Command(BaseCommand):
@@ -10,25 +10,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             logins = load_demo_data()
-            for loader in _extra_loaders():
-                loader()
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+            accounts = load_demo_provider_accounts()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({accounts} sandbox provider accounts)."))
         for email, role in logins:
             self.stdout.write(f"  {email:<28} {role}")
         self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
 
-
-def _extra_loaders():
-    """Apps that add demo rows (terminals, provider accounts, sandbox devices) register here."""
-    from importlib import import_module
-
-    loaders = []
-    for module_name in ("credentials.demo", "sandbox.demo", "terminals.demo"):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        loaders.append(module.load_demo_data)
-    return loaders

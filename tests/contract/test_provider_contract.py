@@ -1,0 +1,187 @@
+"""The contract every adapter keeps, run against each sandbox emulator over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from credentials.models import AccessToken
+from credentials.services import DatabaseTokenStore
+from credentials.verification import follow_to_final
+from providers.base import PaymentKind, PaymentState, RefundRequest
+from providers.errors import AuthError, NotAbortable, ProviderError, TerminalBusy, TerminalOffline
+from providers.recovery import start_exactly_once
+from sandbox.scenarios import APPROVE
+from sandbox.services import account_expire_tokens, device_set_switches, payment_decide
+from sandbox.models import SandboxPayment
+from tests.contract.conftest import make_env, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APPROVE_AMOUNT, DECLINE_AMOUNT, CANCEL_AMOUNT, WAIT_AMOUNT = 1001, 1002, 1003, 1000
+
+
+def run_sale(env, amount, **kwargs):
+    started = start_exactly_once(env.adapter, env.start_request(amount, **kwargs))
+    assert started.provider_ref
+    return follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+
+
+def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
+    token = env.adapter.obtain_token()
+    if token is None:
+        # USAePay signs each request with a fresh seed: there is no token to cache or refresh.
+        assert env.provider_name == "usaepay"
+        assert env.adapter.list_terminals()
+        assert AccessToken.objects.filter(account=env.account).count() == 0
+        return
+    assert token.expires_at > timezone.now() + timedelta(minutes=50)
+    assert DatabaseTokenStore(env.account).load().access_token == token.access_token
+    # Within two minutes of expiry the adapter fetches a new one before calling.
+    AccessToken.objects.filter(account=env.account).update(expires_at=timezone.now() + timedelta(seconds=90))
+    env.adapter.list_terminals()
+    assert DatabaseTokenStore(env.account).load().access_token != token.access_token
+
+
+def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
+    had_token = env.adapter.obtain_token() is not None
+    assert had_token == (env.provider_name == "payroc")
+    assert account_expire_tokens(account=env.sandbox_account) == (1 if had_token else 0)
+    assert [t.ref for t in env.adapter.list_terminals()]
+    if had_token:
+        assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(minutes=50)
+
+
+def test_list_terminals_returns_every_device_with_honest_online_status(env):
+    terminals = {t.ref: t for t in env.adapter.list_terminals()}
+    assert set(terminals) == {d.ref for d in env.devices}
+    device_set_switches(device=env.devices[1], online=False)
+    terminals = {t.ref: t for t in env.adapter.list_terminals()}
+    if env.adapter.capabilities.reports_online:
+        assert terminals[env.devices[0].ref].online is True
+        assert terminals[env.devices[1].ref].online is False
+    else:
+        assert {t.online for t in terminals.values()} == {None}, "a provider without status must not claim online"
+
+
+def test_sale_approved(env):
+    result = run_sale(env, APPROVE_AMOUNT)
+    assert result.state == PaymentState.APPROVED
+    assert result.transaction_ref
+    assert result.card_last4 and len(result.card_last4) == 4
+    assert env.charges() == 1
+
+
+def test_sale_declined(env):
+    result = run_sale(env, DECLINE_AMOUNT)
+    assert result.state == PaymentState.DECLINED
+    assert env.charges() == 0
+
+
+def test_sale_cancelled_by_the_customer(env):
+    result = run_sale(env, CANCEL_AMOUNT)
+    assert result.state == PaymentState.CANCELED
+
+
+def test_sale_aborted_while_pending(env):
+    started = start_exactly_once(env.adapter, env.start_request(WAIT_AMOUNT))
+    assert env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state == PaymentState.PENDING
+    env.adapter.abort_payment(started.provider_ref, kind=PaymentKind.SALE)
+    result = follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+    assert result.state == PaymentState.CANCELED
+    assert env.charges() == 0
+
+
+def test_abort_after_approval_is_refused_as_not_abortable(env):
+    result = run_sale(env, APPROVE_AMOUNT)
+    assert result.state == PaymentState.APPROVED
+    with pytest.raises(NotAbortable) as excinfo:
+        env.adapter.abort_payment(result.provider_ref, kind=PaymentKind.SALE)
+    assert excinfo.value.permanent
+    assert env.charges() == 1
+
+
+def test_refund_by_reference(env):
+    sale = run_sale(env, APPROVE_AMOUNT)
+    refund = env.adapter.refund(RefundRequest(
+        original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT, currency="USD",
+        idempotency_key=env.start_request(1).idempotency_key, reference="rf-" + sale.provider_ref[-8:],
+        description="contract refund",
+    ))
+    assert refund.state == PaymentState.APPROVED
+    original = SandboxPayment.objects.get(transaction_ref=sale.transaction_ref)
+    assert original.refunded_amount == APPROVE_AMOUNT
+
+
+def test_refund_on_the_terminal(env):
+    started = start_exactly_once(env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
+    result = follow_to_final(env.adapter, started, kind=PaymentKind.REFUND, timeout_s=30)
+    assert result.state == PaymentState.APPROVED
+
+
+def test_terminal_offline_is_refused_and_nothing_runs(env):
+    device_set_switches(device=env.device, online=False)
+    req = env.start_request(APPROVE_AMOUNT)
+    try:
+        result = start_exactly_once(env.adapter, req)
+    except TerminalOffline as exc:
+        assert exc.permanent and "offline" in exc.message.lower()
+    else:
+        # Payroc documents no offline error: the instruction fails on the device instead.
+        result = follow_to_final(env.adapter, result, kind=PaymentKind.SALE, timeout_s=30)
+        assert result.state == PaymentState.FAILED
+        assert "offline" in result.message.lower()
+    assert env.charges() == 0
+
+
+def test_terminal_busy_is_refused_and_nothing_runs(env):
+    device_set_switches(device=env.device, busy=True)
+    with pytest.raises(TerminalBusy) as excinfo:
+        start_exactly_once(env.adapter, env.start_request(APPROVE_AMOUNT))
+    assert excinfo.value.permanent
+    assert env.charges() == 0
+
+
+def test_a_second_start_on_a_terminal_with_an_active_payment_is_refused(env):
+    start_exactly_once(env.adapter, env.start_request(WAIT_AMOUNT))
+    with pytest.raises(TerminalBusy):
+        start_exactly_once(env.adapter, env.start_request(APPROVE_AMOUNT))
+
+
+def test_a_5xx_is_a_transient_error(env):
+    started = start_exactly_once(env.adapter, env.start_request(WAIT_AMOUNT))
+    device_set_switches(device=env.device, fail_next_5xx=1)
+    with pytest.raises(ProviderError) as excinfo:
+        env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE)
+    assert excinfo.value.permanent is False
+    # The next call gets through.
+    assert env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state == PaymentState.PENDING
+
+
+def test_bad_credentials_are_an_auth_error(env, tenant_a):
+    wrong = {name: value[:-3] + "xyz" for name, value in env.account.secrets().items()}
+    bad = make_env(env.provider_name, tenant_a.merchant, secrets=wrong)
+    try:
+        with pytest.raises(AuthError) as excinfo:
+            bad.adapter.obtain_token() or bad.adapter.list_terminals()
+        assert excinfo.value.permanent
+        for value in wrong.values():
+            assert value not in excinfo.value.message
+    finally:
+        bad.adapter.close()
+
+
+def test_a_response_lost_after_the_charge_is_recovered_by_the_retry_with_exactly_one_charge(env):
+    device_set_switches(device=env.device, lose_next_response=True)
+    req = env.start_request(WAIT_AMOUNT)
+    result = start_exactly_once(env.adapter, req, backoff_s=0.05)
+    assert result.state == PaymentState.PENDING
+    assert env.starts(req.reference) == 1
+    payment = SandboxPayment.objects.get(order_ref=req.reference)
+    assert payment_decide(payment=payment, outcome=APPROVE)
+    final = follow_to_final(env.adapter, result, kind=PaymentKind.SALE, timeout_s=30)
+    assert final.state == PaymentState.APPROVED
+    assert env.charges(req.reference) == 1
+    assert env.starts(req.reference) == 1
