@@ -9,9 +9,11 @@ import httpx
 
 from providers.base import AccountConfig, Capabilities, Provider, TokenStore
 
-# "module:Class". KOMOJU, MobilePay via Integra and Klearly join here as
-# "komoju", "mobilepay" and "klearly" when their adapters exist.
+# "module:Class".
 PROVIDER_CLASSES: dict[str, str] = {
+    "klearly": "providers.klearly:KlearlyProvider",
+    "komoju": "providers.komoju:KomojuProvider",
+    "mobilepay": "providers.mobilepay:MobilepayProvider",
     "payroc": "providers.payroc:PayrocProvider",
     "usaepay": "providers.usaepay:UsaepayProvider",
 }

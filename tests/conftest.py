@@ -40,3 +40,12 @@ def tenant_b(db) -> Tenant:
 @pytest.fixture
 def platform_admin(db):
     return member(Role.PLATFORM_ADMIN, email="admin@example.test")
+
+
+@pytest.fixture
+def sandbox_settings(settings, live_server):
+    """The sandbox emulators served by the live server, with magic outcomes at once and short holds."""
+    settings.SANDBOX_BASE_URL = live_server.url
+    settings.SANDBOX_MAGIC_DELAY_S = 0
+    settings.SANDBOX_PAYROC_LONG_POLL_S = 1
+    return settings

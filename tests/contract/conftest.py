@@ -83,14 +83,6 @@ def make_env(provider_name: str, merchant, *, secrets=None) -> ContractEnv:
     return env
 
 
-@pytest.fixture
-def sandbox_settings(settings, live_server):
-    settings.SANDBOX_BASE_URL = live_server.url
-    settings.SANDBOX_MAGIC_DELAY_S = 0
-    settings.SANDBOX_PAYROC_LONG_POLL_S = 1
-    return settings
-
-
 @pytest.fixture(params=PROVIDERS)
 def env(request, sandbox_settings, tenant_a):
     env = make_env(request.param, tenant_a.merchant)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -185,3 +186,24 @@ def test_a_response_lost_after_the_charge_is_recovered_by_the_retry_with_exactly
     assert final.state == PaymentState.APPROVED
     assert env.charges(req.reference) == 1
     assert env.starts(req.reference) == 1
+
+
+def test_provider_check_runs_every_step_and_exits_0(env):
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("provider_check", env.provider_name, "--account", str(env.account.pk), stdout=out)
+    lines = [line for line in out.getvalue().splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert [line.split()[1] for line in lines] == ["auth", "list", "sale", "abort", "refund"]
+    assert all(line.startswith("PASS") for line in lines)
+    assert env.charges() == 1
+
+
+def test_provider_check_exits_non_zero_when_a_step_fails(env):
+    from django.core.management import CommandError, call_command
+
+    for device in env.devices:
+        device_set_switches(device=device, online=False)
+    with pytest.raises(CommandError):
+        call_command("provider_check", env.provider_name, "--account", str(env.account.pk), stdout=io.StringIO())

@@ -86,7 +86,7 @@ def test_errors_carry_a_code_and_permanence():
 
 
 def test_registry_builds_adapters_lazily_by_name(usaepay_account, payroc_account):
-    assert provider_names() == ["payroc", "usaepay"]
+    assert provider_names() == ["klearly", "komoju", "mobilepay", "payroc", "usaepay"]
     with get_provider(usaepay_account) as usaepay, get_provider(payroc_account) as payroc:
         assert isinstance(usaepay, UsaepayProvider)
         assert isinstance(payroc, PayrocProvider)
@@ -99,7 +99,7 @@ def test_an_unknown_provider_name_is_refused():
     with pytest.raises(UnknownProvider):
         capabilities_for("paypal")
     with pytest.raises(UnknownProvider):
-        get_provider(AccountConfig("klearly", "sandbox", "https://klearly.test"))
+        get_provider(AccountConfig("paypal", "sandbox", "https://paypal.test"))
 
 
 def test_deadline_is_timeout_plus_grace(payroc):

@@ -1,0 +1,627 @@
+"""Klearly partner API: payments pushed to the Klearly app on a merchant's Android terminal.
+
+Wire facts, from Klearly's "Initiate a payment" guide (seed ``000``, ``klearly.md``);
+they are all Klearly publishes reachably:
+
+* A partner obtains a **merchant token** ("Generate merchant token") and uses it on
+  the partner API.
+* "Get terminals" lists **all active devices**; a payment is addressed by the
+  device id from that list. Terminals are renamed only in Klearly's partner hub or
+  merchant dashboard, never through the API.
+* "Initiate Payment" takes the device id and a metadata field; Klearly recommends
+  sending the store id, the POS payment id and the POS merchant id. An
+  ``Idempotency-Key`` makes a repeated request safe.
+* A refund uses the same "Initiate Payment" API with the ``transactionId`` query
+  parameter naming the original transaction; it must run on the terminal of the
+  original sale, and that terminal must be connected.
+* "Abort Payment" cancels a pending payment; it can fail (the payment already went
+  through, or it is on another terminal), and the merchant must then refund it or
+  cancel it on the right device.
+* The result is polled ("GET payment status") or pushed by a payment notification
+  webhook.
+
+Assumptions: everything at wire level. Every path, field, header, status word and
+error code is in the ``WIRE`` block and the ``STATUS_WORDS`` table below (OUR
+ASSUMPTION; the sandbox emulator and the README copy them from there), plus:
+
+* The merchant token is fetched with the partner credentials as HTTP Basic and the
+  merchant id in the body; it expires after ``expiresIn`` seconds and is fetched
+  again 2 minutes before expiry and once after a 401, like Payroc's bearer.
+* Amounts are integer minor units (cents), as in Stripe, whose wording Klearly's
+  idempotency text copies; an idempotency key replays the first answer, and a key
+  still being processed answers 409 ``idempotency_key_in_use``.
+* A payment's ``transactionId`` (what a refund names) is the payment's own ``id``:
+  ``PaymentResult.transaction_ref`` is that id once the payment succeeded.
+* ``GET terminals`` returns only connected devices (so being listed means online);
+  ``GET terminals/{id}`` returns one device whether connected or not, its ``status``
+  being ``active`` while connected.
+* Webhooks are signed like KOMOJU's and USAePay's: lowercase hex HMAC-SHA256 of the
+  raw body with the account's webhook secret, in ``X-Klearly-Signature``. The event's
+  ``id`` is the same on every delivery of one event.
+* Refunds run on the terminal, so ``refund()`` answers ``pending`` as Klearly accepts
+  it; the tracker follows it with ``get_payment(kind=REFUND)`` like any payment.
+* ``default_timeout_s``: Klearly documents no terminal timeout; 120 s is our budget.
+
+Account secrets: ``partner_id``, ``partner_secret``, ``webhook_secret``. Settings:
+``merchant_id`` (the Klearly merchant the token is for), optional ``store_id`` and
+``pos_merchant_id`` (our merchant's id; ``merchant_id`` if absent) for the metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from providers.base import (
+    Capabilities,
+    PaymentKind,
+    PaymentResult,
+    PaymentState,
+    Provider,
+    RefundRequest,
+    StartRequest,
+    TerminalInfo,
+    Token,
+    WebhookEvent,
+    header_value,
+)
+from providers.errors import (
+    AuthError,
+    BatteryLow,
+    InvalidRequest,
+    InvalidSignature,
+    NotAbortable,
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    TerminalBusy,
+    TerminalOffline,
+    UnexpectedResponse,
+    UnsupportedOperation,
+)
+from providers.http import transport_errors
+from providers.money import from_integer_minor_units, to_integer_minor_units
+
+logger = logging.getLogger(__name__)
+
+# =============================================================================
+# ASSUMED WIRE FORMAT (OUR ASSUMPTION, not Klearly's documentation).
+# Klearly publishes only the flow guide; the sandbox emulator and the README take
+# every name below from this block. Change a name here and nowhere else.
+# =============================================================================
+WIRE: dict[str, str] = {
+    # -- merchant token -------------------------------------------------------
+    # POST token.path, Authorization: Basic base64(partner_id:partner_secret),
+    # body {"merchantId": settings.merchant_id} -> {"token": "…", "expiresIn": 3600}
+    "token.path": "partner/merchant-token",
+    "token.request.merchant_id": "merchantId",
+    "token.response.token": "token",
+    "token.response.expires_in": "expiresIn",  # seconds
+    # Every other call: Authorization: Bearer <merchant token>
+    # -- terminals ------------------------------------------------------------
+    "terminals.path": "terminals",  # GET -> {"data": [terminal…]}, connected devices only
+    "terminal.path": "terminals/{id}",  # GET -> terminal, connected or not; 404 unknown
+    "list.items": "data",
+    "terminal.id": "id",
+    "terminal.name": "name",
+    "terminal.model": "model",
+    "terminal.serial": "serialNumber",
+    "terminal.status": "status",
+    "terminal.status.connected": "active",  # any other word: not connected
+    # -- payments -------------------------------------------------------------
+    # POST payments.path with Idempotency-Key -> payment (a refund adds ?transactionId=)
+    # body {"deviceId", "type", "amount", "currency", "description"?, "metadata"}
+    "payments.path": "payments",
+    "payment.path": "payments/{id}",  # GET -> payment
+    "abort.path": "payments/{id}/abort",  # POST, no body -> payment (or 204)
+    "idempotency.header": "Idempotency-Key",
+    "refund.query.transaction": "transactionId",  # the original payment's id
+    "request.device": "deviceId",
+    "request.type": "type",
+    "request.amount": "amount",  # integer minor units
+    "request.currency": "currency",
+    "request.description": "description",
+    "request.metadata": "metadata",
+    "type.sale": "sale",
+    "type.refund": "refund",
+    "metadata.store": "storeId",
+    "metadata.pos_payment": "posPaymentId",  # our reference (order id)
+    "metadata.pos_merchant": "posMerchantId",
+    "payment.id": "id",
+    "payment.status": "status",  # a word of STATUS_WORDS
+    "payment.device": "deviceId",
+    "payment.type": "type",
+    "payment.amount": "amount",
+    "payment.currency": "currency",
+    "payment.card": "card",  # {"brand": "visa", "last4": "4242"}
+    "card.brand": "brand",
+    "card.last4": "last4",
+    "payment.auth_code": "authorizationCode",
+    "payment.message": "statusMessage",  # why it failed, in words
+    "payment.metadata": "metadata",
+    # -- errors: HTTP 4xx/5xx {"error": {"code": …, "message": …, "deviceId"?: …}} ----------
+    "error": "error",
+    "error.code": "code",
+    "error.message": "message",
+    "error.device": "deviceId",  # with payment_on_other_terminal: where the payment is
+    "error.terminal_not_connected": "terminal_not_connected",
+    "error.terminal_busy": "terminal_busy",
+    "error.battery_low": "terminal_battery_low",
+    "error.payment_succeeded": "payment_already_succeeded",  # abort refused: it went through
+    "error.payment_finished": "payment_already_finished",  # abort refused: failed/cancelled
+    "error.other_terminal": "payment_on_other_terminal",  # abort refused: another device
+    "error.idempotency_in_flight": "idempotency_key_in_use",  # 409, first attempt in flight
+    # -- webhooks: {"id": "evt_…", "type": "payment.updated", "data": <payment>} -------------
+    "webhook.signature_header": "X-Klearly-Signature",  # hex HMAC-SHA256(secret, raw body)
+    "event.id": "id",
+    "event.type": "type",
+    "event.data": "data",
+}
+
+# Klearly's payment status words -> our states, in one table (OUR ASSUMPTION).
+STATUS_WORDS: dict[str, PaymentState] = {
+    "pending": PaymentState.PENDING,  # on the terminal's tap-card screen
+    "succeeded": PaymentState.APPROVED,
+    "failed": PaymentState.DECLINED,  # the card or the issuer refused it
+    "cancelled": PaymentState.CANCELED,  # the customer pressed cancel on the terminal
+    "aborted": PaymentState.CANCELED,  # aborted through the API
+    "expired": PaymentState.TIMED_OUT,  # nobody paid before the terminal gave up
+}
+# =============================================================================
+
+
+class OriginalTerminalOffline(TerminalOffline):
+    """A Klearly refund must run on the sale's own terminal, and that terminal is not connected."""
+
+    default_message = (
+        "This refund must be made on the terminal where the sale was taken, and that terminal "
+        "is offline. Switch it on and open the Klearly app, then try again."
+    )
+
+
+class KlearlyProvider(Provider):
+    name = "klearly"
+    capabilities = Capabilities(
+        can_rename=False,  # only in Klearly's partner hub or merchant dashboard
+        can_abort=True,
+        needs_capture=False,
+        has_webhooks=True,
+        refund_mode="referenced",  # by the original transactionId, run on its terminal
+        reports_online=True,  # being listed by GET terminals
+        has_idempotency_key=True,
+        status_channel="poll",
+        poll_interval_s=2.0,
+        default_timeout_s=120,
+        requests_per_minute=None,
+    )
+
+    # -- credentials -------------------------------------------------------
+
+    def obtain_token(self) -> Token:
+        merchant_id = self._merchant_id()
+        auth = (self.account.secret("partner_id"), self.account.secret("partner_secret"))
+        path = WIRE["token.path"]
+        with transport_errors(f"POST /{path}", moves_money=False):
+            response = self.client.post(
+                path,
+                json={WIRE["token.request.merchant_id"]: merchant_id},
+                headers={"Accept": "application/json"},
+                auth=auth,
+            )
+        if response.status_code in (401, 403):
+            raise AuthError(
+                "Klearly refused our partner credentials for this merchant.",
+                http_status=response.status_code,
+            )
+        self._raise_for_response(response, moves_money=False)
+        body = _json_object(response)
+        token = body.get(WIRE["token.response.token"])
+        expires_in = body.get(WIRE["token.response.expires_in"])
+        if (
+            not isinstance(token, str)
+            or not token
+            or isinstance(expires_in, bool)
+            or not isinstance(expires_in, int)
+        ):
+            raise UnexpectedResponse("Klearly sent no usable merchant token.")
+        fresh = Token(access_token=token, expires_at=self.now() + timedelta(seconds=expires_in))
+        self.token_store.save(fresh)
+        return fresh
+
+    def _merchant_token(self, *, force_refresh: bool) -> str:
+        token = self.token_store.load()
+        if force_refresh or token is None or token.needs_refresh(self.now()):
+            token = self.obtain_token()
+        return token.access_token
+
+    def _merchant_id(self) -> str:
+        merchant_id = self.account.settings.get("merchant_id")
+        if not merchant_id:
+            raise AuthError("The Klearly account has no merchant id configured.")
+        return str(merchant_id)
+
+    # -- terminals ---------------------------------------------------------
+
+    def list_terminals(self) -> list[TerminalInfo]:
+        """The connected terminals: Klearly lists only active devices."""
+        body = _json_object(self._send("GET", WIRE["terminals.path"]))
+        items = body.get(WIRE["list.items"])
+        if not isinstance(items, list):
+            raise UnexpectedResponse("Klearly sent a terminal list without its items.")
+        return [_terminal_info(item, listed=True) for item in items if isinstance(item, dict)]
+
+    def get_terminal(self, ref: str) -> TerminalInfo:
+        path = WIRE["terminal.path"].format(id=quote(ref, safe=""))
+        return _terminal_info(_json_object(self._send("GET", path)), listed=False)
+
+    # -- payments ----------------------------------------------------------
+
+    def start_payment(self, req: StartRequest) -> PaymentResult:
+        if req.kind is not PaymentKind.SALE:
+            raise UnsupportedOperation(
+                "Klearly takes sales only; refund a sale from the payment itself."
+            )
+        body = self._payment_body(
+            device_id=req.terminal_ref,
+            payment_type=WIRE["type.sale"],
+            amount_minor=req.amount_minor,
+            currency=req.currency,
+            reference=req.reference,
+            description=req.description,
+        )
+        response = self._send(
+            "POST",
+            WIRE["payments.path"],
+            json=body,
+            idempotency_key=req.idempotency_key,
+            moves_money=True,
+        )
+        return self._payment_result(_json_object(response), req.amount_minor, req.currency)
+
+    def find_started_payment(self, req: StartRequest) -> PaymentResult | None:
+        """Re-send the start with the same Idempotency-Key; Klearly replays its first answer.
+
+        If the first attempt never arrived, this starts the payment now, exactly once.
+        Never returns None.
+        """
+        try:
+            return self.start_payment(req)
+        except OutcomeUnknown:
+            raise
+        except ProviderError as exc:
+            raise OutcomeUnknown(
+                f"Could not confirm with Klearly whether the payment started: {exc.message}"
+            ) from exc
+
+    def get_payment(
+        self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
+    ) -> PaymentResult:
+        # Klearly has no long poll: `wait` changes nothing.
+        return self._payment_result(self._payment_object(provider_ref))
+
+    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+        """Abort on the terminal. NotAbortable says whether the payment already went
+        through (refund it) or is on another terminal (cancel it on that device)."""
+        path = WIRE["abort.path"].format(id=quote(provider_ref, safe=""))
+        try:
+            self._send("POST", path)
+        except InvalidRequest as exc:  # a refusal without one of our codes
+            raise NotAbortable(
+                f"Klearly could not abort the payment ({exc.message}). Check its result on the "
+                "terminal: refund it if it went through.",
+                provider_code=exc.provider_code,
+                http_status=exc.http_status,
+            ) from exc
+
+    def refund(self, req: RefundRequest) -> PaymentResult:
+        """Refund a sale on the terminal where it was taken, which must be connected.
+
+        Answers ``pending`` as Klearly accepts it; follow it with
+        ``get_payment(provider_ref, kind=REFUND)``. Raises OriginalTerminalOffline
+        when the sale's terminal is not connected: nothing is sent then.
+        """
+        original = self._payment_object(req.original_transaction_ref)
+        device_id = original.get(WIRE["payment.device"])
+        if not isinstance(device_id, str) or not device_id:
+            raise UnexpectedResponse("Klearly sent the original payment without its device.")
+        connected = {terminal.ref for terminal in self.list_terminals() if terminal.online}
+        if device_id not in connected:
+            raise OriginalTerminalOffline(self._original_terminal_offline_message(device_id))
+        body = self._payment_body(
+            device_id=device_id,
+            payment_type=WIRE["type.refund"],
+            amount_minor=req.amount_minor,
+            currency=req.currency,
+            reference=req.reference,
+            description=req.description,
+        )
+        response = self._send(
+            "POST",
+            WIRE["payments.path"],
+            params={WIRE["refund.query.transaction"]: req.original_transaction_ref},
+            json=body,
+            idempotency_key=req.idempotency_key,
+            moves_money=True,
+        )
+        return self._payment_result(_json_object(response), req.amount_minor, req.currency)
+
+    # -- webhooks ----------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        secret = self.account.secret("webhook_secret")
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        received = header_value(headers, WIRE["webhook.signature_header"]) or ""
+        received_bytes = received.strip().lower().encode()
+        if not received_bytes or not hmac.compare_digest(expected, received_bytes):
+            raise InvalidSignature()
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise InvalidRequest("The Klearly webhook body is not JSON.") from None
+        if not isinstance(payload, dict):
+            raise InvalidRequest("The Klearly webhook body is not an event.")
+        event_id = payload.get(WIRE["event.id"])
+        if not isinstance(event_id, str) or not event_id:
+            raise InvalidRequest("The Klearly webhook has no event id.")
+        data = payload.get(WIRE["event.data"])
+        data = data if isinstance(data, dict) else {}
+        metadata = data.get(WIRE["payment.metadata"])
+        metadata = metadata if isinstance(metadata, dict) else {}
+        return WebhookEvent(
+            event_id=event_id,
+            event_type=str(payload.get(WIRE["event.type"]) or ""),
+            payment_ref=data.get(WIRE["payment.id"]),
+            raw=payload,
+            order_reference=metadata.get(WIRE["metadata.pos_payment"]),
+        )
+
+    # -- wire --------------------------------------------------------------
+
+    def _payment_body(
+        self,
+        *,
+        device_id: str,
+        payment_type: str,
+        amount_minor: int,
+        currency: str,
+        reference: str,
+        description: str,
+    ) -> dict[str, Any]:
+        settings = self.account.settings
+        metadata = {
+            WIRE["metadata.store"]: settings.get("store_id"),
+            WIRE["metadata.pos_payment"]: reference,
+            WIRE["metadata.pos_merchant"]: settings.get("pos_merchant_id")
+            or settings.get("merchant_id"),
+        }
+        body: dict[str, Any] = {
+            WIRE["request.device"]: device_id,
+            WIRE["request.type"]: payment_type,
+            WIRE["request.amount"]: to_integer_minor_units(amount_minor, currency),
+            WIRE["request.currency"]: currency,
+            WIRE["request.metadata"]: {
+                name: str(value) for name, value in metadata.items() if value
+            },
+        }
+        if description:
+            body[WIRE["request.description"]] = description
+        return body
+
+    def _payment_object(self, payment_id: str) -> dict[str, Any]:
+        path = WIRE["payment.path"].format(id=quote(payment_id, safe=""))
+        return _json_object(self._send("GET", path))
+
+    def _payment_result(
+        self,
+        payment: dict[str, Any],
+        amount_minor: int | None = None,
+        currency: str | None = None,
+    ) -> PaymentResult:
+        payment_id = payment.get(WIRE["payment.id"])
+        status = payment.get(WIRE["payment.status"])
+        if not isinstance(payment_id, str) or not isinstance(status, str):
+            raise UnexpectedResponse("Klearly sent a payment without id or status.")
+        state = STATUS_WORDS.get(status, PaymentState.UNKNOWN)
+        card = payment.get(WIRE["payment.card"])
+        card = card if isinstance(card, dict) else {}
+        wire_currency = payment.get(WIRE["payment.currency"])
+        amount = _amount(payment.get(WIRE["payment.amount"]), wire_currency)
+        message = self._scrub(str(payment.get(WIRE["payment.message"]) or ""))
+        if state is PaymentState.UNKNOWN:
+            message = f"Klearly reported a status we do not know: {status!r}."
+        return PaymentResult(
+            provider_ref=payment_id,
+            state=state,
+            raw_status=status,
+            # A refund names the sale by its id (Klearly's transactionId).
+            transaction_ref=payment_id if state is PaymentState.APPROVED else None,
+            amount_minor=amount if amount is not None else amount_minor,
+            currency=wire_currency if amount is not None else currency,
+            card_brand=card.get(WIRE["card.brand"]),
+            card_last4=card.get(WIRE["card.last4"]),
+            auth_code=payment.get(WIRE["payment.auth_code"]) or None,
+            message=message,
+            raw=payment,
+        )
+
+    def _original_terminal_offline_message(self, device_id: str) -> str:
+        name = device_id
+        try:
+            terminal = self.get_terminal(device_id)
+            if terminal.name:
+                name = f"{terminal.name} ({device_id})"
+        except ProviderError:
+            pass
+        return (
+            f"This refund must be made on terminal {name}, where the sale was taken, and that "
+            "terminal is offline. Switch it on and open the Klearly app, then try again."
+        )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        moves_money: bool = False,
+    ) -> httpx.Response:
+        """One API call with the merchant token; on a 401, a new token and one retry.
+
+        The retry after a 401 is safe for money-moving calls: Klearly refused the
+        first one, and the retry carries the same Idempotency-Key.
+        """
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if idempotency_key is not None:
+            headers[WIRE["idempotency.header"]] = idempotency_key
+        for attempt in (1, 2):
+            token = self._merchant_token(force_refresh=attempt == 2)
+            headers["Authorization"] = f"Bearer {token}"
+            with transport_errors(f"{method} /{path}", moves_money=moves_money):
+                response = self.client.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            if response.status_code == 401 and attempt == 1:
+                logger.info("Klearly answered 401 to %s /%s; fetching a new token", method, path)
+                continue
+            self._raise_for_response(response, moves_money=moves_money)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
+        """Klearly's (assumed) ``{"error": {code, message}}`` answers -> the error taxonomy."""
+        if response.is_success:
+            return
+        status = response.status_code
+        body = _json_or_none(response)
+        error = body.get(WIRE["error"]) if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        code = error.get(WIRE["error.code"])
+        text = self._scrub(str(error.get(WIRE["error.message"]) or ""))
+        text = text or response.reason_phrase or f"HTTP {status}"
+        codes = {"provider_code": code, "http_status": status}
+        is_refund = WIRE["refund.query.transaction"] in response.request.url.params
+        if code == WIRE["error.terminal_not_connected"]:
+            if is_refund:
+                raise OriginalTerminalOffline(**codes)
+            raise TerminalOffline(
+                "The terminal is offline. Check that it is switched on and the Klearly app is "
+                "open, then try again.",
+                **codes,
+            )
+        if code == WIRE["error.terminal_busy"]:
+            raise TerminalBusy(
+                "The terminal is busy with another payment. Wait until it finishes, then try "
+                "again.",
+                **codes,
+            )
+        if code == WIRE["error.battery_low"]:
+            raise BatteryLow(**codes)
+        if code == WIRE["error.payment_succeeded"]:
+            raise NotAbortable(
+                "The payment could not be aborted: it already went through on the terminal. "
+                "Refund it if it should not stand.",
+                **codes,
+            )
+        if code == WIRE["error.payment_finished"]:
+            raise NotAbortable(
+                "The payment could not be aborted: it already ended on the terminal without "
+                "being paid.",
+                **codes,
+            )
+        if code == WIRE["error.other_terminal"]:
+            device = error.get(WIRE["error.device"])
+            where = f"terminal {device}" if device else "another terminal"
+            raise NotAbortable(
+                f"The payment could not be aborted: it is on {where}. Cancel it on that "
+                "terminal.",
+                **codes,
+            )
+        if status in (401, 403):
+            raise AuthError(f"Klearly refused our merchant token: {text}", **codes)
+        if status == 404:
+            raise NotFound(f"Klearly could not find it: {text}", **codes)
+        if status == 409 and code == WIRE["error.idempotency_in_flight"]:
+            if moves_money:
+                raise OutcomeUnknown(
+                    "Klearly is still processing an earlier attempt of this request.", **codes
+                )
+            raise ProviderUnavailable(f"Klearly is busy with this request: {text}", **codes)
+        if status == 429:
+            raise RateLimited(
+                f"Klearly is rate limiting us: {text}", retry_after=_retry_after(response), **codes
+            )
+        if status >= 500:
+            # A gateway can fail after the terminal took the payment; 503 means refused.
+            if moves_money and status != 503:
+                raise OutcomeUnknown(
+                    f"Klearly failed (HTTP {status}) after receiving the request; "
+                    "it may have been processed.",
+                    **codes,
+                )
+            raise ProviderUnavailable(f"Klearly is having problems (HTTP {status}).", **codes)
+        raise InvalidRequest(f"Klearly rejected the request: {text}", **codes)
+
+
+def _terminal_info(terminal: dict[str, Any], *, listed: bool) -> TerminalInfo:
+    terminal_id = terminal.get(WIRE["terminal.id"])
+    if not isinstance(terminal_id, str) or not terminal_id:
+        raise UnexpectedResponse("Klearly sent a terminal without an id.")
+    status = terminal.get(WIRE["terminal.status"])
+    if isinstance(status, str):
+        online = status == WIRE["terminal.status.connected"]
+    else:
+        online = listed  # GET terminals lists connected devices only
+    return TerminalInfo(
+        ref=terminal_id,
+        name=str(terminal.get(WIRE["terminal.name"]) or terminal_id),
+        model=str(terminal.get(WIRE["terminal.model"]) or ""),
+        serial=str(terminal.get(WIRE["terminal.serial"]) or ""),
+        online=online,
+        status_text=status if isinstance(status, str) else ("active" if online else ""),
+        raw=terminal,
+    )
+
+
+def _amount(value: Any, currency: Any) -> int | None:
+    if value is None or not isinstance(currency, str):
+        return None
+    try:
+        return abs(from_integer_minor_units(value, currency))
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    body = _json_or_none(response)
+    if not isinstance(body, dict):
+        raise UnexpectedResponse(
+            f"Klearly answered HTTP {response.status_code} without a JSON object."
+        )
+    return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
