@@ -22,7 +22,7 @@ test: install
 	.venv/bin/python -m pytest
 
 bench: install
-	.venv/bin/python -m pytest benchmarks --benchmark-only -p no:randomly
+	.venv/bin/python -m pytest benchmarks -q -p no:warnings
 
 clean:
 	rm -rf .venv .tools staticfiles .pytest_cache

@@ -92,7 +92,7 @@ AUTHENTICATION_BACKENDS = [
     # axes first: it refuses a locked-out login before the password is checked.
     "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "dashboard.backends.PasswordBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -157,6 +157,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Sandbox emulators of the five provider APIs; off in production unless asked for.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+# Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
+SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
+SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
 # The base URL the dashboard's adapters use to reach the sandbox (the web server itself in the demo).
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 

@@ -57,7 +57,7 @@ def healthz(request):
     workers = 0
     if checks["broker"] == "ok":
         try:
-            workers = len(celery_app.control.ping(timeout=1.0) or [])
+            workers = len(celery_app.control.ping(timeout=0.5) or [])
         except Exception:
             workers = 0
     checks["workers"] = workers
