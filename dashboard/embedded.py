@@ -87,8 +87,8 @@ def stop_postgres() -> None:
 
 
 def redis_port() -> int:
-    """A port derived from the checkout path, so two checkouts on one machine do not collide."""
-    digest = hashlib.sha256(str(BASE_DIR).encode()).digest()
+    """A port derived from the data directory, so two checkouts (or data dirs) on one machine do not collide."""
+    digest = hashlib.sha256(str(DATA_DIR.resolve()).encode()).digest()
     return 20000 + int.from_bytes(digest[:2], "big") % 20000
 
 
