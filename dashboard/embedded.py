@@ -86,9 +86,9 @@ def stop_postgres() -> None:
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DIR, user=user)
 
 
-def redis_port() -> int:
+def redis_port(data_dir: Path | None = None) -> int:
     """A port derived from the data directory, so two checkouts (or data dirs) on one machine do not collide."""
-    digest = hashlib.sha256(str(DATA_DIR.resolve()).encode()).digest()
+    digest = hashlib.sha256(str(Path(data_dir or DATA_DIR).resolve()).encode()).digest()
     return 20000 + int.from_bytes(digest[:2], "big") % 20000
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psutil
 
+from dashboard.embedded import redis_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,6 +26,8 @@ def _free_port() -> int:
 
 
 def _ours(data_dir: str) -> list[psutil.Process]:
+    # Redis rewrites its process title (and with it its environment): it is found by its port.
+    redis_address = f"127.0.0.1:{redis_port(Path(data_dir))}"
     found = []
     for proc in psutil.process_iter(["cmdline", "environ", "status"]):
         try:
@@ -31,7 +35,7 @@ def _ours(data_dir: str) -> list[psutil.Process]:
                 continue
             cmdline = " ".join(proc.info["cmdline"] or [])
             environ = proc.info["environ"] or {}
-            if data_dir in cmdline or environ.get("DASHBOARD_DATA_DIR") == data_dir:
+            if data_dir in cmdline or redis_address in cmdline or environ.get("DASHBOARD_DATA_DIR") == data_dir:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
