@@ -74,6 +74,7 @@ def access(perm: str | None = None, *, obj: Scoped | None = None) -> Callable:
 def public(reason: str) -> Callable:
     def decorator(view):
         view.access_policy = f"public: {reason}"
+        view.scoped_model = None
         return view
 
     return decorator

@@ -115,7 +115,8 @@ def test_htmx_requests_carry_the_csrf_token_in_hx_headers(client, manager):
 
 
 def _production_env(**overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL")}
+    dropped = ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     db = settings.DATABASES["default"]
     env.update(
         DJANGO_SETTINGS_MODULE="dashboard.production",

@@ -45,7 +45,7 @@ def _ours(data_dir: str) -> list[psutil.Process]:
 def test_run_demo_serves_reports_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
     data_dir = str(tmp_path / "data")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(DASHBOARD_DATA_DIR=data_dir, PORT=str(port), SANDBOX_MAGIC_DELAY_S="0")
     demo = subprocess.Popen(
         [sys.executable, "manage.py", "run_demo"], cwd=ROOT, env=env, start_new_session=True,

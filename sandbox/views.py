@@ -1,0 +1,276 @@
+"""The virtual terminal pages: what the customer sees, and the switches a tester flips.
+
+Public on purpose: the sandbox moves no real money, and in the demo a new user reaches it before
+having an account. The wire APIs live in `sandbox/payroc.py` and `sandbox/usaepay.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import groupby
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from sandbox import scenarios, services
+from dashboard.access import public
+from sandbox.forms import DecideForm, DeviceSwitchesForm
+from sandbox.models import (
+    CanceledBy,
+    PaymentKind,
+    PaymentStatus,
+    Provider,
+    SandboxDevice,
+    SandboxPayment,
+)
+
+PUBLIC = "the sandbox's virtual terminals move no real money"
+RESULT_SCREEN_S = 30  # how long a decided payment stays on the terminal's screen
+RECENT_PAYMENTS = 10
+
+
+@dataclass
+class Screen:
+    """What the terminal's display shows."""
+
+    tone: str  # idle, offline, waiting, approved, declined, canceled, timed_out, failed
+    headline: str
+    amount: str = ""
+    detail: str = ""
+    note: str = ""
+
+
+def _screen(device: SandboxDevice, payment: SandboxPayment | None) -> Screen:
+    now = timezone.now()
+    if not device.online:
+        note = (
+            "A payment request is waiting for this terminal to connect."
+            if payment and not payment.is_final
+            else ""
+        )
+        return Screen(
+            "offline", "Terminal offline", detail="No connection to the payment network.", note=note
+        )
+    if payment is None:
+        detail = (
+            "Busy with a transaction started elsewhere."
+            if device.busy
+            else "Start a payment from the dashboard; it appears here."
+        )
+        return Screen("idle", "Ready", detail=detail)
+    if payment.status == PaymentStatus.PENDING:
+        refund = payment.kind == PaymentKind.REFUND
+        seconds_left = max(int((payment.timeout_at - now).total_seconds()), 0)
+        if (
+            payment.magic_outcome
+            and payment.magic_outcome != scenarios.TIMEOUT
+            and payment.outcome_at
+        ):
+            due = max((payment.outcome_at - now).total_seconds(), 0)
+            action = scenarios.BUTTONS[payment.magic_outcome].lower()
+            note = f"Magic amount: the customer will {action} in {due:.0f} s."
+        elif payment.magic_outcome == scenarios.TIMEOUT:
+            note = f"Magic amount: nobody presents a card; times out in {seconds_left} s."
+        else:
+            note = f"Choose what the customer does. Times out in {seconds_left} s."
+        return Screen(
+            "waiting",
+            "Refund" if refund else payment.get_kind_display(),
+            amount=payment.amount_display,
+            detail="Tap, insert or swipe card to receive the refund"
+            if refund
+            else "Tap, insert or swipe card",
+            note=note,
+        )
+    card = f"{payment.card_brand} •••• {payment.card_last4}" if payment.card_last4 else ""
+    if payment.status == PaymentStatus.APPROVED:
+        return Screen(
+            "approved",
+            "Approved",
+            amount=payment.amount_display,
+            detail=card,
+            note=f"Auth code {payment.authcode}",
+        )
+    if payment.status == PaymentStatus.DECLINED:
+        return Screen(
+            "declined",
+            "Declined",
+            amount=payment.amount_display,
+            detail=card,
+            note="Please use another card.",
+        )
+    if payment.status == PaymentStatus.CANCELED:
+        who = (
+            "by the customer"
+            if payment.canceled_by == CanceledBy.CUSTOMER
+            else "by the point of sale"
+        )
+        return Screen(
+            "canceled", "Canceled", amount=payment.amount_display, detail=f"Canceled {who}."
+        )
+    if payment.status == PaymentStatus.TIMED_OUT:
+        return Screen(
+            "timed_out",
+            "Timed out",
+            amount=payment.amount_display,
+            detail="No card was presented in time.",
+        )
+    return Screen(
+        "failed", "Terminal error", amount=payment.amount_display, detail=payment.error_message
+    )
+
+
+def _on_screen(device: SandboxDevice) -> SandboxPayment | None:
+    """The device's pending request, else the one decided in the last RESULT_SCREEN_S seconds."""
+    active = services.device_active_payment(device=device)
+    if active is not None:
+        return active
+    recent = timezone.now() - timedelta(seconds=RESULT_SCREEN_S)
+    return (
+        SandboxPayment.objects.filter(device=device, decided_at__gte=recent)
+        .exclude(provider_ref="")
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+
+
+def _screen_context(device: SandboxDevice, *, oob: bool = False) -> dict:
+    """The screen, its buttons and the recent requests (`oob`: also swap the table, out of band)."""
+    device.refresh_from_db()
+    payment = _on_screen(device)
+    pending = payment if payment is not None and not payment.is_final else None
+    return {
+        "device": device,
+        "screen": _screen(device, payment),
+        "pending": pending,
+        "buttons": list(scenarios.BUTTONS.items()) if pending is not None and device.online else [],
+        "recent": SandboxPayment.objects.filter(device=device).order_by("-created_at", "-pk")[
+            :RECENT_PAYMENTS
+        ],
+        "oob": oob,
+    }
+
+
+def _device(pk: int) -> SandboxDevice:
+    return get_object_or_404(SandboxDevice.objects.select_related("account"), pk=pk)
+
+
+@public(PUBLIC)
+@require_GET
+def index(request):
+    devices = list(
+        SandboxDevice.objects.select_related("account").order_by(
+            "account__provider", "account__label", "name", "ref"
+        )
+    )
+    active = {
+        payment.device_id
+        for payment in SandboxPayment.objects.pending().filter(device__in=devices)
+        if services.payment_refresh(payment=payment).status == PaymentStatus.PENDING
+    }
+    groups = []
+    for provider, by_provider in groupby(devices, key=lambda device: device.account.provider):
+        accounts = [
+            (account, list(members))
+            for account, members in groupby(by_provider, key=lambda device: device.account)
+        ]
+        groups.append({"provider": Provider(provider).label, "accounts": accounts})
+    root = request.build_absolute_uri("/").rstrip("/")
+    endpoints = [
+        ("Payroc", "identity_url", root + reverse("sandbox:payroc_authorize")),
+        ("Payroc", "base_url", root + reverse("sandbox:payroc_devices").removesuffix("/devices")),
+        (
+            "USAePay",
+            "base_url",
+            root + reverse("sandbox:usaepay_transactions").removesuffix("/transactions"),
+        ),
+    ]
+    return render(
+        request,
+        "sandbox/index.html",
+        {
+            "groups": groups,
+            "active": active,
+            "magic_amounts": [
+                (f"{ending:02d}", magic) for ending, magic in scenarios.MAGIC_AMOUNTS.items()
+            ],
+            "endpoints": endpoints,
+        },
+    )
+
+
+@public(PUBLIC)
+@require_GET
+def terminal(request, pk):
+    device = _device(pk)
+    context = _screen_context(device)
+    context["switches"] = DeviceSwitchesForm(
+        initial={
+            "online": device.online,
+            "busy": device.busy,
+            "battery_low": device.battery_low,
+            "latency_ms": device.latency_ms,
+            "fail_next_5xx": device.fail_next_5xx,
+            "lose_next_response": device.lose_next_response,
+        }
+    )
+    context["is_payroc"] = device.account.provider == Provider.PAYROC
+    return render(request, "sandbox/terminal.html", context)
+
+
+@public(PUBLIC)
+@require_GET
+def terminal_screen(request, pk):
+    return render(request, "sandbox/_terminal_screen.html", _screen_context(_device(pk), oob=True))
+
+
+@public(PUBLIC)
+@require_POST
+def terminal_decide(request, pk):
+    device = _device(pk)
+    form = DecideForm(request.POST)
+    if form.is_valid():
+        payment = SandboxPayment.objects.filter(
+            device=device, pk=form.cleaned_data["payment"]
+        ).first()
+        if payment is None or not services.payment_decide(
+            payment=payment, outcome=form.cleaned_data["outcome"]
+        ):
+            messages.warning(request, "That payment was already decided.")
+    else:
+        messages.error(request, "Choose what the customer does.")
+    if request.htmx:
+        return render(request, "sandbox/_terminal_screen.html", _screen_context(device, oob=True))
+    return redirect("sandbox:terminal", pk=device.pk)
+
+
+@public(PUBLIC)
+@require_POST
+def terminal_switches(request, pk):
+    device = _device(pk)
+    form = DeviceSwitchesForm(request.POST)
+    if form.is_valid():
+        services.device_set_switches(device=device, **form.cleaned_data)
+        messages.success(request, "Switches saved.")
+    else:
+        errors = "; ".join(
+            f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()
+        )
+        messages.error(request, f"Switches not saved. {errors}")
+    return redirect("sandbox:terminal", pk=device.pk)
+
+
+@public(PUBLIC)
+@require_POST
+def terminal_expire_tokens(request, pk):
+    device = _device(pk)
+    expired = services.account_expire_tokens(account=device.account)
+    messages.success(
+        request,
+        f"Expired {expired} bearer token{'s' if expired != 1 else ''} of {device.account.label}.",
+    )
+    return redirect("sandbox:terminal", pk=device.pk)
