@@ -43,10 +43,13 @@ def _reference() -> str:
 
 
 def follow_to_final(provider: Provider, result: PaymentResult, *, kind: PaymentKind, timeout_s: int) -> PaymentResult:
-    """Poll (or long-poll) until final, for the terminal's whole timeout plus grace: giving up early
-    is how a POS charges a customer twice (USAePay's timeout handling)."""
+    """Poll (or long-poll) until final, or authorized (waiting for our capture), for the terminal's
+    whole timeout plus grace: giving up early is how a POS charges a customer twice (USAePay's
+    timeout handling)."""
     deadline = provider.deadline_for(datetime.now(timezone.utc), timeout_s)
-    while not result.is_final and datetime.now(timezone.utc) < deadline:
+    while (
+        not result.is_final and result.state != PaymentState.AUTHORIZED and datetime.now(timezone.utc) < deadline
+    ):
         if provider.capabilities.status_channel != "long_poll":
             time.sleep(provider.capabilities.poll_interval_s)
         result = provider.get_payment(result.provider_ref, kind=kind, wait=True)
@@ -100,6 +103,9 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
             timeout_s=CHECK_TIMEOUT_S,
         ))
         sale = follow_to_final(provider, started, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S)
+        if sale.state == PaymentState.AUTHORIZED:
+            # MobilePay reserves a sale; the POS captures it (Integra's direct flow).
+            sale = provider.capture(sale.transaction_ref or sale.provider_ref, idempotency_key=str(uuid.uuid4()))
         record("sale", sale.state == PaymentState.APPROVED, f"{sale.state} ({sale.raw_status}) {sale.provider_ref}")
     except ProviderError as exc:
         record("sale", False, exc.message)
@@ -125,6 +131,8 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
                 original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
                 idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check refund",
             ))
+            # Klearly runs a referenced refund on the original terminal: follow it like a payment.
+            refund = follow_to_final(provider, refund, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S)
         else:
             started = start_exactly_once(provider, StartRequest(
                 kind=PaymentKind.REFUND, terminal_ref=terminal.ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,

@@ -15,13 +15,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("provider")
         parser.add_argument("--account", type=int, help="ProviderAccount id (default: the first sandbox account)")
-        parser.add_argument(
-            "--allow-live-money", action="store_true",
-            help="run the sale/abort/refund steps on a live account (real money); without it live accounts "
-            "get the auth and terminal steps only",
-        )
 
-    def handle(self, *args, provider, account=None, allow_live_money=False, **options):
+    def handle(self, *args, provider, account=None, **options):
         accounts = ProviderAccount.objects.filter(provider=provider, is_active=True)
         if account is not None:
             chosen = accounts.filter(pk=account).first()
@@ -29,7 +24,8 @@ class Command(BaseCommand):
             chosen = accounts.filter(environment=Environment.SANDBOX).order_by("pk").first()
         if chosen is None:
             raise CommandError(f"No active {provider} account" + (f" with id {account}" if account else " in the sandbox"))
-        money = chosen.environment != Environment.LIVE or allow_live_money
+        # Live accounts move real money outside the payment ledger: only auth and terminals are checked.
+        money = chosen.environment != Environment.LIVE
         self.stdout.write(f"Checking {chosen} of {chosen.merchant.name} at {chosen.endpoints.base_url}")
 
         def show(step):
@@ -39,7 +35,7 @@ class Command(BaseCommand):
         with provider_for(chosen) as adapter:
             report = run_check(adapter, currency=chosen.merchant.default_currency, money=money, on_step=show)
         if not money:
-            self.stdout.write("Live account: sale, abort and refund skipped (pass --allow-live-money to run them).")
+            self.stdout.write("Live account: sale, abort and refund are not run on real money.")
         if not report.passed:
             raise CommandError("provider check failed")
         self.stdout.write(self.style.SUCCESS("All steps passed."))
