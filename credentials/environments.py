@@ -44,6 +44,12 @@ _REAL = {
     ),
     (Provider.USAEPAY, Environment.LIVE): Endpoints("https://usaepay.com/api/v2"),
     (Provider.USAEPAY, Environment.PROVIDER_TEST): Endpoints("https://sandbox.usaepay.com/api/v2"),
+    # KOMOJU selects test or live by the key pair, on one host.
+    (Provider.KOMOJU, Environment.LIVE): Endpoints("https://komoju.com/api/v1"),
+    (Provider.KOMOJU, Environment.PROVIDER_TEST): Endpoints("https://komoju.com/api/v1"),
+    (Provider.MOBILEPAY, Environment.LIVE): Endpoints("https://mobilepay-pos.poweredbyintegra.dk"),
+    # Klearly's API host is not public (../shared/providers/klearly.md): only our sandbox until a partner
+    # account tells us; a merchant can never type one in.
 }
 _SANDBOX_PATHS = {
     Provider.PAYROC: Endpoints("/sandbox/payroc/v1", "/sandbox/payroc/identity/authorize"),
@@ -54,10 +60,16 @@ _SANDBOX_PATHS = {
 SECRET_FIELDS = {
     Provider.PAYROC: [("api_key", "API key")],
     Provider.USAEPAY: [("api_key", "API key"), ("api_pin", "API PIN"), ("webhook_signature_key", "Webhook signature key")],
+    Provider.KOMOJU: [("secret_key", "Secret key"), ("webhook_secret", "Webhook secret")],
+    Provider.KLEARLY: [("partner_id", "Partner ID"), ("partner_secret", "Partner secret"), ("webhook_secret", "Webhook secret")],
+    Provider.MOBILEPAY: [("access_token", "Access token"), ("bio_code", "bioCode")],
 }
 SETTING_FIELDS = {
     Provider.PAYROC: [("processing_terminal_id", "Processing terminal ID")],
     Provider.USAEPAY: [],
+    Provider.KOMOJU: [("terminal_ids", "Terminal IDs")],
+    Provider.KLEARLY: [("merchant_id", "Klearly merchant ID"), ("store_id", "Klearly store ID")],
+    Provider.MOBILEPAY: [("terminal_ids", "PoS IDs")],
 }
 
 

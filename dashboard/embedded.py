@@ -119,6 +119,8 @@ def ensure_redis(db: int = 0) -> str:
                 "--logfile", str(REDIS_DIR / "redis.log"),
                 "--dbfilename", "dump.rdb",
                 "--save", "60", "1",
+                # The broker queue is rebuilt by the sweeper; a failed snapshot must not stop writes.
+                "--stop-writes-on-bgsave-error", "no",
             ],
             check=True,
         )
