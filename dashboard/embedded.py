@@ -134,17 +134,20 @@ def ensure_redis(db: int = 0) -> str:
 
 def stop_redis() -> None:
     port = redis_port()
-    if not _redis_answers(port):
-        return
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-        sock.sendall(b"SHUTDOWN SAVE\r\n")
+    # SAVE keeps the broker's queue across restarts; if the snapshot cannot be written, Redis refuses
+    # to stop, so fall back to NOSAVE rather than leave it running.
+    for command in (b"SHUTDOWN SAVE\r\n", b"SHUTDOWN NOSAVE\r\n"):
+        if not _redis_answers(port):
+            return
         try:
-            sock.recv(16)
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(command)
+                sock.recv(64)
         except OSError:
             pass
-    deadline = time.monotonic() + 10
-    while _redis_answers(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while _redis_answers(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def stop_all() -> None:

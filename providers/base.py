@@ -24,6 +24,7 @@ How the tracker follows a payment (the adapters do not loop):
 
 from __future__ import annotations
 
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -34,8 +35,15 @@ from typing import Any, ClassVar, Literal, Protocol, Self
 
 import httpx
 
-from providers.errors import AuthError, InvalidRequest, UnsupportedOperation
-from providers.http import make_client
+from providers.errors import (
+    AuthError,
+    InvalidRequest,
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    UnsupportedOperation,
+)
+from providers.http import json_object, make_client, transport_errors
 
 # The official Payroc SDK re-fetches its bearer token 2 minutes before expiry.
 TOKEN_REFRESH_MARGIN = timedelta(minutes=2)
@@ -297,6 +305,8 @@ class Provider(ABC):
     """
 
     name: ClassVar[str]
+    # How messages name the API this adapter calls ("Payroc", "KOMOJU"; MobilePay's is "Integra").
+    api_name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
     def __init__(
@@ -463,6 +473,122 @@ class Provider(ABC):
         for value in sensitive:
             text = text.replace(value, "[redacted]")
         return text
+
+    def _json_object(self, response: httpx.Response) -> dict[str, Any]:
+        """The answer's JSON object; UnexpectedResponse naming ``api_name`` otherwise."""
+        return json_object(response, self.api_name)
+
+    def _start_again(self, req: StartRequest) -> PaymentResult:
+        """``find_started_payment`` of a provider with an idempotency key.
+
+        Sends the start again with the same key: the provider replays its first
+        answer, or starts the payment now, exactly once, if the first attempt never
+        arrived. It therefore never returns None. Any failure becomes OutcomeUnknown.
+        """
+        try:
+            return self.start_payment(req)
+        except OutcomeUnknown:
+            raise
+        except ProviderError as exc:
+            raise OutcomeUnknown(
+                f"Could not confirm with {self.api_name} whether the payment started: {exc.message}"
+            ) from exc
+
+    def _configured_terminal_ids(self) -> list[str]:
+        """``settings["terminal_ids"]``: a list, or a comma-separated string."""
+        value = self.account.settings.get("terminal_ids") or []
+        if isinstance(value, str):
+            value = value.split(",")
+        return [str(item).strip() for item in value if str(item).strip()]
+
+    def _configured_terminals(self) -> list[TerminalInfo]:
+        """``list_terminals`` of a provider without a list endpoint: each configured id.
+
+        An id the provider does not know (NotFound) is left out with a warning.
+        """
+        terminals: list[TerminalInfo] = []
+        for terminal_id in self._configured_terminal_ids():
+            try:
+                terminals.append(self.get_terminal(terminal_id))
+            except NotFound:
+                _adapter_logger(self).warning(
+                    "%s does not know the configured terminal %s", self.api_name, terminal_id
+                )
+        return terminals
+
+
+class BearerTokenProvider(Provider):
+    """A provider whose API takes a short-lived bearer token (Payroc, Klearly).
+
+    The token is kept in the token store and fetched again (``obtain_token()``)
+    ``TOKEN_REFRESH_MARGIN`` before it expires, and once after a 401. Subclasses
+    implement ``obtain_token()``, saving what they got with ``_keep_token()``, and
+    send every API call through ``_request_with_token()``.
+    """
+
+    @abstractmethod
+    def obtain_token(self) -> Token:
+        """Fetch a fresh token (see ``Provider.obtain_token``); never None here."""
+
+    @abstractmethod
+    def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
+        """The provider's failed answers -> the error taxonomy."""
+
+    def _keep_token(self, access_token: str, expires_in: int) -> Token:
+        """Save a token that expires ``expires_in`` seconds from now, and return it."""
+        token = Token(
+            access_token=access_token, expires_at=self.now() + timedelta(seconds=expires_in)
+        )
+        self.token_store.save(token)
+        return token
+
+    def _bearer_token(self, *, force_refresh: bool = False) -> str:
+        token = self.token_store.load()
+        if force_refresh or token is None or token.needs_refresh(self.now()):
+            token = self.obtain_token()
+        return token.access_token
+
+    def _request_with_token(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        moves_money: bool,
+        **options: Any,
+    ) -> httpx.Response:
+        """One API call with the bearer token; on a 401, a new token and one retry.
+
+        The retry after a 401 is safe for money-moving calls: the provider refused
+        the first one, and the retry carries the same idempotency key (in
+        ``headers``). ``options`` go to ``httpx.Client.request`` (json, params,
+        timeout). Failures are raised by ``_raise_for_response()``.
+        """
+        for attempt in (1, 2):
+            token = self._bearer_token(force_refresh=attempt == 2)
+            sent_headers = {**headers, "Authorization": f"Bearer {token}"}
+            with transport_errors(f"{method} /{path}", moves_money=moves_money):
+                response = self.client.request(method, path, headers=sent_headers, **options)
+            if response.status_code == 401 and attempt == 1:
+                _adapter_logger(self).info(
+                    "%s answered 401 to %s /%s; fetching a new token", self.api_name, method, path
+                )
+                continue
+            self._raise_for_response(response, moves_money=moves_money)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _adapter_logger(provider: Provider) -> logging.Logger:
+    """The logger of the adapter's own module, so its records keep their name."""
+    return logging.getLogger(type(provider).__module__)
+
+
+def last4(masked_number: Any) -> str | None:
+    """The last four digits of a masked card number ("XXXX1111" -> "1111"), else None."""
+    if isinstance(masked_number, str) and len(masked_number) >= 4 and masked_number[-4:].isdigit():
+        return masked_number[-4:]
+    return None
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:

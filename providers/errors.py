@@ -16,6 +16,8 @@ scrubbing the account's secrets out of it.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class ProviderError(Exception):
     """A provider call did not produce the result asked for."""
@@ -38,6 +40,15 @@ class ProviderError(Exception):
         if permanent is not None:
             self.permanent = permanent
         super().__init__(self.message)
+
+    @classmethod
+    def replacing(cls, cause: ProviderError, message: str) -> Self:
+        """This class with ``message`` in place of ``cause``, keeping its provider code and status.
+
+        For an adapter that knows better what a refusal means (an InvalidRequest to an
+        abort is NotAbortable); raise it ``from cause``.
+        """
+        return cls(message, provider_code=cause.provider_code, http_status=cause.http_status)
 
     def __repr__(self) -> str:
         return (

@@ -11,6 +11,13 @@ on it that redacts the same query parameters.
 ``transport_errors()`` turns httpx exceptions into the error taxonomy, keeping
 the one distinction that matters for money: whether the request may have been
 processed (``OutcomeUnknown``) or provably was not (``ProviderUnavailable``).
+
+Reading an answer is the same for every adapter too: ``json_or_none()``,
+``json_object()`` and ``retry_after()``; and every adapter's
+``_raise_for_response()`` ends alike, after its provider-specific mapping, in
+``raise_for_common_status()`` (429, 5xx with the same money distinction, and the
+``InvalidRequest`` fallback). Messages name the provider's API as the adapter
+passes it (``api_name``: "Payroc", "KOMOJU", "Integra"…).
 """
 
 from __future__ import annotations
@@ -19,10 +26,17 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import httpx
 
-from providers.errors import OutcomeUnknown, ProviderUnavailable
+from providers.errors import (
+    InvalidRequest,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    RateLimited,
+    UnexpectedResponse,
+)
 
 logger = logging.getLogger("providers.http")
 
@@ -162,6 +176,90 @@ def transport_errors(request_label: str, *, moves_money: bool) -> Iterator[None]
         raise ProviderUnavailable(
             "The payment provider did not answer in time; try again shortly."
         ) from exc
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The answer's body parsed as JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def json_object(response: httpx.Response, api_name: str) -> dict[str, Any]:
+    """The answer's body as a JSON object; UnexpectedResponse naming ``api_name`` otherwise."""
+    body = json_or_none(response)
+    if not isinstance(body, dict):
+        raise UnexpectedResponse(
+            f"{api_name} answered HTTP {response.status_code} without a JSON object."
+        )
+    return body
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds; None when it is absent or not a number."""
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def raise_for_transient_status(
+    response: httpx.Response,
+    api_name: str,
+    detail: str,
+    *,
+    moves_money: bool,
+    provider_code: str | int | None = None,
+) -> None:
+    """Raise for the statuses every provider means alike; return for any other.
+
+    * 429: ``RateLimited`` with the ``Retry-After`` seconds;
+    * 5xx: ``OutcomeUnknown`` when the call moves money and the status is not 503
+      (a gateway can fail after the charge ran; 503 means it refused the request),
+      else ``ProviderUnavailable``.
+
+    ``detail`` is the provider's error text, already scrubbed of secrets.
+    """
+    status = response.status_code
+    codes: dict[str, Any] = {"provider_code": provider_code, "http_status": status}
+    if status == 429:
+        raise RateLimited(
+            f"{api_name} is rate limiting us: {detail}",
+            retry_after=retry_after(response),
+            **codes,
+        )
+    if status >= 500:
+        if moves_money and status != 503:
+            raise OutcomeUnknown(
+                f"{api_name} failed (HTTP {status}) after receiving the request; "
+                "it may have been processed.",
+                **codes,
+            )
+        raise ProviderUnavailable(f"{api_name} is having problems (HTTP {status}).", **codes)
+
+
+def raise_for_common_status(
+    response: httpx.Response,
+    api_name: str,
+    detail: str,
+    *,
+    moves_money: bool,
+    provider_code: str | int | None = None,
+) -> NoReturn:
+    """The tail of every ``_raise_for_response()``, after its provider-specific mapping.
+
+    ``raise_for_transient_status()``, then ``InvalidRequest`` for any other failure.
+    """
+    raise_for_transient_status(
+        response, api_name, detail, moves_money=moves_money, provider_code=provider_code
+    )
+    raise InvalidRequest(
+        f"{api_name} rejected the request: {detail}",
+        provider_code=provider_code,
+        http_status=response.status_code,
+    )
 
 
 class _RedactHttpxUrls(logging.Filter):

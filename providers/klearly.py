@@ -49,50 +49,41 @@ Account secrets: ``partner_id``, ``partner_secret``, ``webhook_secret``. Setting
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import logging
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from providers.base import (
+    BearerTokenProvider,
     Capabilities,
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
     RefundRequest,
     StartRequest,
     TerminalInfo,
     Token,
     WebhookEvent,
-    header_value,
 )
 from providers.errors import (
     AuthError,
     BatteryLow,
     InvalidRequest,
-    InvalidSignature,
     NotAbortable,
     NotFound,
     OutcomeUnknown,
     ProviderError,
     ProviderUnavailable,
-    RateLimited,
     TerminalBusy,
     TerminalOffline,
     UnexpectedResponse,
     UnsupportedOperation,
 )
-from providers.http import transport_errors
-from providers.money import from_integer_minor_units, to_integer_minor_units
-
-logger = logging.getLogger(__name__)
+from providers.http import json_or_none, raise_for_common_status, transport_errors
+from providers.money import read_integer_amount, to_integer_minor_units
+from providers.webhooks import signed_json_body
 
 # =============================================================================
 # ASSUMED WIRE FORMAT (OUR ASSUMPTION, not Klearly's documentation).
@@ -189,8 +180,9 @@ class OriginalTerminalOffline(TerminalOffline):
     )
 
 
-class KlearlyProvider(Provider):
+class KlearlyProvider(BearerTokenProvider):
     name = "klearly"
+    api_name = "Klearly"
     capabilities = Capabilities(
         can_rename=False,  # only in Klearly's partner hub or merchant dashboard
         can_abort=True,
@@ -224,7 +216,7 @@ class KlearlyProvider(Provider):
                 http_status=response.status_code,
             )
         self._raise_for_response(response, moves_money=False)
-        body = _json_object(response)
+        body = self._json_object(response)
         token = body.get(WIRE["token.response.token"])
         expires_in = body.get(WIRE["token.response.expires_in"])
         if (
@@ -234,15 +226,7 @@ class KlearlyProvider(Provider):
             or not isinstance(expires_in, int)
         ):
             raise UnexpectedResponse("Klearly sent no usable merchant token.")
-        fresh = Token(access_token=token, expires_at=self.now() + timedelta(seconds=expires_in))
-        self.token_store.save(fresh)
-        return fresh
-
-    def _merchant_token(self, *, force_refresh: bool) -> str:
-        token = self.token_store.load()
-        if force_refresh or token is None or token.needs_refresh(self.now()):
-            token = self.obtain_token()
-        return token.access_token
+        return self._keep_token(token, expires_in)
 
     def _merchant_id(self) -> str:
         merchant_id = self.account.settings.get("merchant_id")
@@ -254,7 +238,7 @@ class KlearlyProvider(Provider):
 
     def list_terminals(self) -> list[TerminalInfo]:
         """The connected terminals: Klearly lists only active devices."""
-        body = _json_object(self._send("GET", WIRE["terminals.path"]))
+        body = self._json_object(self._send("GET", WIRE["terminals.path"]))
         items = body.get(WIRE["list.items"])
         if not isinstance(items, list):
             raise UnexpectedResponse("Klearly sent a terminal list without its items.")
@@ -262,7 +246,7 @@ class KlearlyProvider(Provider):
 
     def get_terminal(self, ref: str) -> TerminalInfo:
         path = WIRE["terminal.path"].format(id=quote(ref, safe=""))
-        return _terminal_info(_json_object(self._send("GET", path)), listed=False)
+        return _terminal_info(self._json_object(self._send("GET", path)), listed=False)
 
     # -- payments ----------------------------------------------------------
 
@@ -286,7 +270,7 @@ class KlearlyProvider(Provider):
             idempotency_key=req.idempotency_key,
             moves_money=True,
         )
-        return self._payment_result(_json_object(response), req.amount_minor, req.currency)
+        return self._payment_result(self._json_object(response), req.amount_minor, req.currency)
 
     def find_started_payment(self, req: StartRequest) -> PaymentResult | None:
         """Re-send the start with the same Idempotency-Key; Klearly replays its first answer.
@@ -294,14 +278,7 @@ class KlearlyProvider(Provider):
         If the first attempt never arrived, this starts the payment now, exactly once.
         Never returns None.
         """
-        try:
-            return self.start_payment(req)
-        except OutcomeUnknown:
-            raise
-        except ProviderError as exc:
-            raise OutcomeUnknown(
-                f"Could not confirm with Klearly whether the payment started: {exc.message}"
-            ) from exc
+        return self._start_again(req)
 
     def get_payment(
         self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
@@ -316,11 +293,10 @@ class KlearlyProvider(Provider):
         try:
             self._send("POST", path)
         except InvalidRequest as exc:  # a refusal without one of our codes
-            raise NotAbortable(
+            raise NotAbortable.replacing(
+                exc,
                 f"Klearly could not abort the payment ({exc.message}). Check its result on the "
                 "terminal: refund it if it went through.",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
 
     def refund(self, req: RefundRequest) -> PaymentResult:
@@ -353,21 +329,18 @@ class KlearlyProvider(Provider):
             idempotency_key=req.idempotency_key,
             moves_money=True,
         )
-        return self._payment_result(_json_object(response), req.amount_minor, req.currency)
+        return self._payment_result(self._json_object(response), req.amount_minor, req.currency)
 
     # -- webhooks ----------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        secret = self.account.secret("webhook_secret")
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-        received = header_value(headers, WIRE["webhook.signature_header"]) or ""
-        received_bytes = received.strip().lower().encode()
-        if not received_bytes or not hmac.compare_digest(expected, received_bytes):
-            raise InvalidSignature()
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidRequest("The Klearly webhook body is not JSON.") from None
+        payload = signed_json_body(
+            headers,
+            body,
+            signature_header=WIRE["webhook.signature_header"],
+            secret=self.account.secret("webhook_secret"),
+            api_name=self.api_name,
+        )
         if not isinstance(payload, dict):
             raise InvalidRequest("The Klearly webhook body is not an event.")
         event_id = payload.get(WIRE["event.id"])
@@ -419,7 +392,7 @@ class KlearlyProvider(Provider):
 
     def _payment_object(self, payment_id: str) -> dict[str, Any]:
         path = WIRE["payment.path"].format(id=quote(payment_id, safe=""))
-        return _json_object(self._send("GET", path))
+        return self._json_object(self._send("GET", path))
 
     def _payment_result(
         self,
@@ -435,7 +408,7 @@ class KlearlyProvider(Provider):
         card = payment.get(WIRE["payment.card"])
         card = card if isinstance(card, dict) else {}
         wire_currency = payment.get(WIRE["payment.currency"])
-        amount = _amount(payment.get(WIRE["payment.amount"]), wire_currency)
+        amount = read_integer_amount(payment.get(WIRE["payment.amount"]), wire_currency)
         message = self._scrub(str(payment.get(WIRE["payment.message"]) or ""))
         if state is PaymentState.UNKNOWN:
             message = f"Klearly reported a status we do not know: {status!r}."
@@ -477,34 +450,20 @@ class KlearlyProvider(Provider):
         idempotency_key: str | None = None,
         moves_money: bool = False,
     ) -> httpx.Response:
-        """One API call with the merchant token; on a 401, a new token and one retry.
-
-        The retry after a 401 is safe for money-moving calls: Klearly refused the
-        first one, and the retry carries the same Idempotency-Key.
-        """
+        """One API call with the merchant token (a new one and one retry after a 401)."""
         headers: dict[str, str] = {"Accept": "application/json"}
         if idempotency_key is not None:
             headers[WIRE["idempotency.header"]] = idempotency_key
-        for attempt in (1, 2):
-            token = self._merchant_token(force_refresh=attempt == 2)
-            headers["Authorization"] = f"Bearer {token}"
-            with transport_errors(f"{method} /{path}", moves_money=moves_money):
-                response = self.client.request(
-                    method, path, json=json, params=params, headers=headers
-                )
-            if response.status_code == 401 and attempt == 1:
-                logger.info("Klearly answered 401 to %s /%s; fetching a new token", method, path)
-                continue
-            self._raise_for_response(response, moves_money=moves_money)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._request_with_token(
+            method, path, headers=headers, moves_money=moves_money, json=json, params=params
+        )
 
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
         """Klearly's (assumed) ``{"error": {code, message}}`` answers -> the error taxonomy."""
         if response.is_success:
             return
         status = response.status_code
-        body = _json_or_none(response)
+        body = json_or_none(response)
         error = body.get(WIRE["error"]) if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
         code = error.get(WIRE["error.code"])
@@ -558,20 +517,9 @@ class KlearlyProvider(Provider):
                     "Klearly is still processing an earlier attempt of this request.", **codes
                 )
             raise ProviderUnavailable(f"Klearly is busy with this request: {text}", **codes)
-        if status == 429:
-            raise RateLimited(
-                f"Klearly is rate limiting us: {text}", retry_after=_retry_after(response), **codes
-            )
-        if status >= 500:
-            # A gateway can fail after the terminal took the payment; 503 means refused.
-            if moves_money and status != 503:
-                raise OutcomeUnknown(
-                    f"Klearly failed (HTTP {status}) after receiving the request; "
-                    "it may have been processed.",
-                    **codes,
-                )
-            raise ProviderUnavailable(f"Klearly is having problems (HTTP {status}).", **codes)
-        raise InvalidRequest(f"Klearly rejected the request: {text}", **codes)
+        raise_for_common_status(
+            response, self.api_name, text, moves_money=moves_money, provider_code=code
+        )
 
 
 def _terminal_info(terminal: dict[str, Any], *, listed: bool) -> TerminalInfo:
@@ -592,36 +540,3 @@ def _terminal_info(terminal: dict[str, Any], *, listed: bool) -> TerminalInfo:
         status_text=status if isinstance(status, str) else ("active" if online else ""),
         raw=terminal,
     )
-
-
-def _amount(value: Any, currency: Any) -> int | None:
-    if value is None or not isinstance(currency, str):
-        return None
-    try:
-        return abs(from_integer_minor_units(value, currency))
-    except (TypeError, ValueError):
-        return None
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(
-            f"Klearly answered HTTP {response.status_code} without a JSON object."
-        )
-    return body
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -64,9 +64,6 @@ Assumptions (OUR ASSUMPTION where KOMOJU documents nothing; the sandbox follows 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -90,20 +87,19 @@ from providers.base import (
 from providers.errors import (
     AuthError,
     InvalidRequest,
-    InvalidSignature,
     NotAbortable,
     NotFound,
     OutcomeUnknown,
     ProviderError,
     ProviderUnavailable,
-    RateLimited,
     TerminalBusy,
     TerminalOffline,
     UnexpectedResponse,
     UnsupportedOperation,
 )
-from providers.http import transport_errors
-from providers.money import from_integer_minor_units, to_integer_minor_units
+from providers.http import json_or_none, raise_for_common_status, transport_errors
+from providers.money import read_integer_amount, to_integer_minor_units
+from providers.webhooks import signed_json_body
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +146,7 @@ class KomojuProvider(Provider):
     """
 
     name = "komoju"
+    api_name = "KOMOJU"
     capabilities = Capabilities(
         can_rename=False,
         can_abort=True,
@@ -170,23 +167,11 @@ class KomojuProvider(Provider):
 
     def list_terminals(self) -> list[TerminalInfo]:
         """The terminals named in ``settings["terminal_ids"]``: KOMOJU has no list endpoint."""
-        terminals: list[TerminalInfo] = []
-        for terminal_id in self._configured_terminal_ids():
-            try:
-                terminals.append(self.get_terminal(terminal_id))
-            except NotFound:
-                logger.warning("KOMOJU does not know the configured terminal %s", terminal_id)
-        return terminals
+        return self._configured_terminals()
 
     def get_terminal(self, ref: str) -> TerminalInfo:
         response = self._send("GET", f"pos_terminals/{quote(ref, safe='')}")
-        return _terminal_info(_json_object(response), ref)
-
-    def _configured_terminal_ids(self) -> list[str]:
-        value = self.account.settings.get("terminal_ids") or []
-        if isinstance(value, str):
-            value = value.split(",")
-        return [str(item).strip() for item in value if str(item).strip()]
+        return _terminal_info(self._json_object(response), ref)
 
     # -- payments ----------------------------------------------------------
 
@@ -222,14 +207,7 @@ class KomojuProvider(Provider):
         once; otherwise the one session is re-read and re-pushed if still pending.
         Never returns None.
         """
-        try:
-            return self.start_payment(req)
-        except OutcomeUnknown:
-            raise
-        except ProviderError as exc:
-            raise OutcomeUnknown(
-                f"Could not confirm with KOMOJU whether the payment started: {exc.message}"
-            ) from exc
+        return self._start_again(req)
 
     def get_payment(
         self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
@@ -250,10 +228,8 @@ class KomojuProvider(Provider):
             try:
                 self._send("POST", f"payments/{quote(str(payment.get('id')), safe='')}/cancel")
             except InvalidRequest as exc:
-                raise NotAbortable(
-                    f"KOMOJU would not cancel the authorisation ({exc.message}).",
-                    provider_code=exc.provider_code,
-                    http_status=exc.http_status,
+                raise NotAbortable.replacing(
+                    exc, f"KOMOJU would not cancel the authorisation ({exc.message})."
                 ) from exc
             return
         if status != "pending":
@@ -271,10 +247,9 @@ class KomojuProvider(Provider):
             if terminal_id:
                 _expect_success(response, "cancel")
         except InvalidRequest as exc:
-            raise NotAbortable(
+            raise NotAbortable.replacing(
+                exc,
                 f"KOMOJU would not cancel the session; it has probably finished ({exc.message}).",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
 
     def print_receipt(self, provider_ref: str, terminal_ref: str) -> None:
@@ -287,10 +262,9 @@ class KomojuProvider(Provider):
         try:
             _expect_success(self._send("POST", path), "print")
         except InvalidRequest as exc:
-            raise InvalidRequest(
+            raise InvalidRequest.replacing(
+                exc,
                 f"KOMOJU could not print the receipt on the terminal: {exc.message}",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
 
     def capture(
@@ -313,7 +287,7 @@ class KomojuProvider(Provider):
             idempotency_key=idempotency_key,
             moves_money=True,
         )
-        payment = _json_object(response)
+        payment = self._json_object(response)
         return self._payment_result(
             payment, provider_ref=transaction_ref, kind=PaymentKind.AUTH, raw={"payment": payment}
         )
@@ -329,20 +303,18 @@ class KomojuProvider(Provider):
             idempotency_key=req.idempotency_key,
             moves_money=True,
         )
-        return _refund_result(_json_object(response), req)
+        return _refund_result(self._json_object(response), req)
 
     # -- webhooks ----------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        secret = self.account.secret("webhook_secret")
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-        received = (header_value(headers, SIGNATURE_HEADER) or "").strip().lower().encode()
-        if not received or not hmac.compare_digest(expected, received):
-            raise InvalidSignature()
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidRequest("The KOMOJU webhook body is not JSON.") from None
+        payload = signed_json_body(
+            headers,
+            body,
+            signature_header=SIGNATURE_HEADER,
+            secret=self.account.secret("webhook_secret"),
+            api_name=self.api_name,
+        )
         if not isinstance(payload, dict):
             raise InvalidRequest("The KOMOJU webhook body is not an event.")
         event_id = header_value(headers, EVENT_ID_HEADER) or payload.get("id")
@@ -381,16 +353,16 @@ class KomojuProvider(Provider):
         response = self._send(
             "POST", "sessions", json=body, idempotency_key=req.idempotency_key, moves_money=True
         )
-        return _json_object(response)
+        return self._json_object(response)
 
     def _get_session(self, session_id: str) -> dict[str, Any]:
-        return _json_object(self._send("GET", f"sessions/{quote(session_id, safe='')}"))
+        return self._json_object(self._send("GET", f"sessions/{quote(session_id, safe='')}"))
 
     def _expanded_payment(self, session: dict[str, Any]) -> dict[str, Any] | None:
         """The session's payment object, fetched when the session names it by id only."""
         payment = session.get("payment")
         if isinstance(payment, str) and payment:
-            payment = _json_object(self._send("GET", f"payments/{quote(payment, safe='')}"))
+            payment = self._json_object(self._send("GET", f"payments/{quote(payment, safe='')}"))
         return payment if isinstance(payment, dict) else None
 
     def _after_refused_push(
@@ -536,7 +508,7 @@ class KomojuProvider(Provider):
 
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
         """KOMOJU's ``{"error": {code, message, param}}`` answers -> the error taxonomy."""
-        body = _json_or_none(response)
+        body = json_or_none(response)
         error = body.get("error") if isinstance(body, dict) else None
         if response.is_success and not isinstance(error, dict):
             return
@@ -562,20 +534,9 @@ class KomojuProvider(Provider):
                     **codes,
                 )
             raise ProviderUnavailable(f"KOMOJU is busy with this request: {text}", **codes)
-        if status == 429:
-            raise RateLimited(
-                f"KOMOJU is rate limiting us: {text}", retry_after=_retry_after(response), **codes
-            )
-        if status >= 500:
-            # A gateway can fail after the charge ran; 503 means refused.
-            if moves_money and status != 503:
-                raise OutcomeUnknown(
-                    f"KOMOJU failed (HTTP {status}) after receiving the request; "
-                    "it may have been processed.",
-                    **codes,
-                )
-            raise ProviderUnavailable(f"KOMOJU is having problems (HTTP {status}).", **codes)
-        raise InvalidRequest(f"KOMOJU rejected the request: {text}", **codes)
+        raise_for_common_status(
+            response, self.api_name, text, moves_money=moves_money, provider_code=code
+        )
 
 
 def receipt_from_payment(payment: Mapping[str, Any]) -> dict[str, Any]:
@@ -661,7 +622,7 @@ def _terminal_session_path(terminal_id: str, session_id: str, action: str) -> st
 
 def _expect_success(response: httpx.Response, action: str) -> None:
     """Terminal endpoints answer ``{"status": "success"}``; anything else is a refusal."""
-    body = _json_or_none(response)
+    body = json_or_none(response)
     if not isinstance(body, dict) or body.get("status") != "success":
         raise InvalidRequest(
             f"KOMOJU did not confirm the {action}.", http_status=response.status_code
@@ -681,33 +642,6 @@ def _metadata(session: dict[str, Any]) -> dict[str, Any]:
 
 
 def _amount(value: Any, currency: Any) -> tuple[int | None, str | None]:
-    if value is None or not isinstance(currency, str):
-        return None, None
-    try:
-        return abs(from_integer_minor_units(value, currency)), currency
-    except (TypeError, ValueError):
-        return None, None
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(
-            f"KOMOJU answered HTTP {response.status_code} without a JSON object."
-        )
-    return body
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    """The amount and its currency, or (None, None) when either is unreadable."""
+    amount = read_integer_amount(value, currency)
+    return (amount, currency) if amount is not None else (None, None)

@@ -84,14 +84,17 @@ from providers.errors import (
     NotFound,
     OutcomeUnknown,
     ProviderError,
-    ProviderUnavailable,
-    RateLimited,
     TerminalBusy,
     UnexpectedResponse,
     UnsupportedOperation,
 )
-from providers.http import transport_errors
-from providers.money import from_decimal_string, to_decimal_string
+from providers.http import (
+    json_or_none,
+    raise_for_common_status,
+    raise_for_transient_status,
+    transport_errors,
+)
+from providers.money import read_decimal_amount, to_decimal_string
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +190,7 @@ class MobilepayProvider(Provider):
     code link and the check-in status."""
 
     name = "mobilepay"
+    api_name = "Integra"
     capabilities = Capabilities(
         can_rename=False,  # a PoS is deleted and created again instead
         can_abort=True,
@@ -230,13 +234,7 @@ class MobilepayProvider(Provider):
 
     def list_terminals(self) -> list[TerminalInfo]:
         """The terminals named in ``settings["terminal_ids"]``: Integra has no list."""
-        terminals: list[TerminalInfo] = []
-        for terminal_id in self._configured_terminal_ids():
-            try:
-                terminals.append(self.get_terminal(terminal_id))
-            except NotFound:
-                logger.warning("Integra does not know the configured terminal %s", terminal_id)
-        return terminals
+        return self._configured_terminals()
 
     def get_terminal(self, ref: str) -> TerminalInfo:
         body = self._call(PATHS["terminal_information"], {"terminalId": ref})
@@ -266,12 +264,6 @@ class MobilepayProvider(Provider):
         return CheckInStatus(
             checked_in=checked_in if isinstance(checked_in, bool) else None, raw=body
         )
-
-    def _configured_terminal_ids(self) -> list[str]:
-        value = self.account.settings.get("terminal_ids") or []
-        if isinstance(value, str):
-            value = value.split(",")
-        return [str(item).strip() for item in value if str(item).strip()]
 
     # -- payments ----------------------------------------------------------
 
@@ -382,11 +374,10 @@ class MobilepayProvider(Provider):
         try:
             self._call(PATHS["cancel"], {"paymentId": provider_ref})
         except InvalidRequest as exc:
-            raise NotAbortable(
+            raise NotAbortable.replacing(
+                exc,
                 "MobilePay would not cancel the payment; it has probably been captured already "
                 f"and can only be refunded ({exc.message}).",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
 
     def capture(
@@ -403,7 +394,7 @@ class MobilepayProvider(Provider):
         if amount_minor is None:
             details = self._call(PATHS["details"], {"paymentId": transaction_ref})
             currency = str(details.get(ASSUMED["currency"]) or currency or self._currency)
-            amount_minor = _amount(details.get(ASSUMED["amount"]), currency)
+            amount_minor = read_decimal_amount(details.get(ASSUMED["amount"]), currency)
             if amount_minor is None:
                 raise UnexpectedResponse("Integra sent the payment without its amount.")
         currency = currency or self._currency
@@ -414,10 +405,9 @@ class MobilepayProvider(Provider):
         try:
             body = self._call(PATHS["capture"], params, moves_money=True)
         except InvalidRequest as exc:
-            raise InvalidRequest(
+            raise InvalidRequest.replacing(
+                exc,
                 f"MobilePay captures only a Reserved payment: {exc.message}",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
         return PaymentResult(
             provider_ref=transaction_ref,
@@ -481,10 +471,9 @@ class MobilepayProvider(Provider):
                 self.refund_cancel(refund_id)
             except ProviderError:
                 logger.warning("Could not cancel the uncaptured MobilePay refund %s", refund_id)
-            raise InvalidRequest(
+            raise InvalidRequest.replacing(
+                exc,
                 f"MobilePay did not complete the refund: {exc.message}",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
         return PaymentResult(
             provider_ref=refund_id,
@@ -521,11 +510,10 @@ class MobilepayProvider(Provider):
         try:
             self._call(PATHS["refund_cancel"], {"refundId": refund_id})
         except InvalidRequest as exc:
-            raise NotAbortable(
+            raise NotAbortable.replacing(
+                exc,
                 "MobilePay would not cancel the refund; it has probably been paid "
                 f"({exc.message}).",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
 
     def get_refund(self, refund_id: str) -> PaymentResult:
@@ -565,11 +553,10 @@ class MobilepayProvider(Provider):
         except ProviderError:
             raise refusal from None
         if active or isinstance(refusal, TerminalBusy):
-            raise TerminalBusy(
+            raise TerminalBusy.replacing(
+                refusal,
                 "The terminal already has an active MobilePay payment. Wait until it finishes "
                 "or cancel it, then try again.",
-                provider_code=refusal.provider_code,
-                http_status=refusal.http_status,
             )
         raise refusal
 
@@ -580,7 +567,7 @@ class MobilepayProvider(Provider):
         word, state = _STATUS_BY_LOWER.get(status.lower(), (status, PaymentState.UNKNOWN))
         currency = body.get(ASSUMED["currency"])
         currency = currency if isinstance(currency, str) else self._currency
-        amount = _amount(body.get(ASSUMED["amount"]), currency)
+        amount = read_decimal_amount(body.get(ASSUMED["amount"]), currency)
         return PaymentResult(
             provider_ref=provider_ref,
             state=state,
@@ -615,12 +602,12 @@ class MobilepayProvider(Provider):
                 path, params=query, headers={"Accept": "application/json"}
             )
         self._raise_for_response(response, moves_money=moves_money)
-        return _json_object(response)
+        return self._json_object(response)
 
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
         """Integra's ``{"success": false, "errors": […]}`` envelope (any HTTP status) and
         HTTP failures -> the error taxonomy."""
-        body = _json_or_none(response)
+        body = json_or_none(response)
         envelope = body if isinstance(body, dict) else {}
         if response.is_success and envelope.get("success") is not False:
             return
@@ -630,19 +617,8 @@ class MobilepayProvider(Provider):
         text = self._scrub("; ".join(texts)) or response.reason_phrase or f"HTTP {status}"
         lowered = text.lower()
         codes = {"http_status": status}
-        if status >= 500:
-            # A gateway can fail after MobilePay took the request; 503 means refused.
-            if moves_money and status != 503:
-                raise OutcomeUnknown(
-                    f"Integra failed (HTTP {status}) after receiving the request; "
-                    "it may have been processed.",
-                    **codes,
-                )
-            raise ProviderUnavailable(f"Integra is having problems (HTTP {status}).", **codes)
-        if status == 429:
-            raise RateLimited(
-                f"Integra is rate limiting us: {text}", retry_after=_retry_after(response), **codes
-            )
+        # 429 and 5xx decide before the error texts do.
+        raise_for_transient_status(response, self.api_name, text, moves_money=moves_money)
         if status in (401, 403) or _mentions(lowered, "auth"):
             raise AuthError(f"Integra refused the access token or bioCode: {text}", **codes)
         if _mentions(lowered, "busy"):
@@ -653,7 +629,7 @@ class MobilepayProvider(Provider):
             )
         if status == 404 or _mentions(lowered, "not_found"):
             raise NotFound(f"Integra could not find it: {text}", **codes)
-        raise InvalidRequest(f"Integra rejected the request: {text}", **codes)
+        raise_for_common_status(response, self.api_name, text, moves_money=moves_money)
 
 
 def _mentions(lowered_text: str, kind: str) -> bool:
@@ -703,38 +679,3 @@ def _ids(body: dict[str, Any], name: str) -> list[str]:
     if not isinstance(ids, list):
         raise UnexpectedResponse(f"Integra sent {name} that is not a list.")
     return [str(item) for item in ids if item]
-
-
-def _amount(value: Any, currency: str) -> int | None:
-    if isinstance(value, float):
-        value = str(value)  # a JSON number read from its shortest decimal text
-    if value is None:
-        return None
-    try:
-        return from_decimal_string(value, currency)
-    except (TypeError, ValueError):
-        return None
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(
-            f"Integra answered HTTP {response.status_code} without a JSON object."
-        )
-    return body
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -8,12 +8,17 @@ This module is the only place that converts them:
 * decimal strings like ``"8.88"``: USAePay and MobilePay via Integra.
 
 Floats are refused everywhere: binary fractions cannot hold money exactly.
+
+Amounts read from a provider's answer go through ``read_integer_amount`` or
+``read_decimal_amount``: an amount that is missing or unreadable there is None
+(the result then has no amount), never an error.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 # ISO 4217 minor-unit exponents that differ from the usual two decimals.
 MINOR_UNIT_EXPONENTS: dict[str, int] = {
@@ -92,6 +97,37 @@ def from_decimal_string(value: str | int | Decimal, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value!r} has more than {exponent} decimals for {currency}")
     return int(scaled)
+
+
+def read_integer_amount(value: Any, currency: Any) -> int | None:
+    """An integer amount in an answer (Payroc, KOMOJU, Klearly), as a size.
+
+    Refunds are listed negative, so the sign is dropped. None when the amount is
+    missing or unreadable, or the currency is not a currency code.
+    """
+    if value is None or not isinstance(currency, str):
+        return None
+    try:
+        return abs(from_integer_minor_units(value, currency))
+    except (TypeError, ValueError):
+        return None
+
+
+def read_decimal_amount(value: Any, currency: str) -> int | None:
+    """A decimal amount in an answer (USAePay, Integra): "8.88" USD -> 888.
+
+    Documented as text but sometimes sent as a JSON number: a float is read from
+    its shortest decimal text, never computed with. None when the amount is
+    missing or unreadable.
+    """
+    if isinstance(value, float):
+        value = str(value)
+    if value is None:
+        return None
+    try:
+        return from_decimal_string(value, currency)
+    except (TypeError, ValueError):
+        return None
 
 
 def _checked_amount(amount_minor: int) -> int:

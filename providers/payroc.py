@@ -45,41 +45,36 @@ Assumptions (not in the OpenAPI file):
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
 from providers.base import (
+    BearerTokenProvider,
     Capabilities,
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
     RefundRequest,
     StartRequest,
     TerminalInfo,
     Token,
+    last4,
 )
 from providers.errors import (
-    TerminalBusy,
     AuthError,
     InvalidRequest,
     NotAbortable,
     NotFound,
     OutcomeUnknown,
-    ProviderError,
     ProviderUnavailable,
-    RateLimited,
+    TerminalBusy,
     UnexpectedResponse,
 )
-from providers.http import transport_errors
-from providers.money import from_integer_minor_units, to_integer_minor_units
-
-logger = logging.getLogger(__name__)
+from providers.http import json_or_none, raise_for_common_status, transport_errors
+from providers.money import read_integer_amount, to_integer_minor_units
 
 # Payroc holds a status call up to a minute while the instruction is inProgress,
 # so the read timeout of a waiting call must outlast that hold.
@@ -123,8 +118,9 @@ _INSTRUCTIONS: dict[PaymentKind, tuple[str, str]] = {
 _LINKED_COLLECTIONS = ("payments/", "refunds/")
 
 
-class PayrocProvider(Provider):
+class PayrocProvider(BearerTokenProvider):
     name = "payroc"
+    api_name = "Payroc"
     capabilities = Capabilities(
         can_rename=False,
         can_abort=True,
@@ -153,22 +149,12 @@ class PayrocProvider(Provider):
                 "Payroc's identity service refused the API key.", http_status=response.status_code
             )
         self._raise_for_response(response, moves_money=False)
-        body = _json_object(response)
+        body = self._json_object(response)
         access_token = body.get("access_token")
         expires_in = body.get("expires_in")
         if not isinstance(access_token, str) or not access_token or not isinstance(expires_in, int):
             raise UnexpectedResponse("Payroc's identity service sent no usable bearer token.")
-        token = Token(
-            access_token=access_token, expires_at=self.now() + timedelta(seconds=expires_in)
-        )
-        self.token_store.save(token)
-        return token
-
-    def _bearer_token(self, *, force_refresh: bool) -> str:
-        token = self.token_store.load()
-        if force_refresh or token is None or token.needs_refresh(self.now()):
-            token = self.obtain_token()
-        return token.access_token
+        return self._keep_token(access_token, expires_in)
 
     # -- terminals ---------------------------------------------------------
 
@@ -177,7 +163,7 @@ class PayrocProvider(Provider):
         params: dict[str, Any] = {"limit": DEVICE_PAGE_SIZE}
         used_cursors: set[str] = set()
         while True:
-            page = _json_object(self._send("GET", "devices", params=params))
+            page = self._json_object(self._send("GET", "devices", params=params))
             devices = page.get("data") or []
             terminals.extend(_terminal_info(device) for device in devices)
             if not page.get("hasMore") or not devices:
@@ -189,7 +175,7 @@ class PayrocProvider(Provider):
             params = {"limit": DEVICE_PAGE_SIZE, "after": cursor}
 
     def get_terminal(self, ref: str) -> TerminalInfo:
-        page = _json_object(self._send("GET", "devices", params={"serialNumber": ref}))
+        page = self._json_object(self._send("GET", "devices", params={"serialNumber": ref}))
         for device in page.get("data") or []:
             if device.get("serialNumber") == ref:
                 return _terminal_info(device)
@@ -206,7 +192,7 @@ class PayrocProvider(Provider):
             idempotency_key=req.idempotency_key,
             moves_money=True,
         )
-        result = self._instruction_result(_json_object(response), kind=req.kind)
+        result = self._instruction_result(self._json_object(response), kind=req.kind)
         if result.amount_minor is None:
             result = replace(result, amount_minor=req.amount_minor, currency=req.currency)
         return result
@@ -217,14 +203,7 @@ class PayrocProvider(Provider):
         If the first attempt never reached Payroc, this starts the instruction now,
         exactly once; either way the caller gets the one instruction for this key.
         """
-        try:
-            return self.start_payment(req)
-        except OutcomeUnknown:
-            raise
-        except ProviderError as exc:
-            raise OutcomeUnknown(
-                f"Could not confirm with Payroc whether the payment started: {exc.message}"
-            ) from exc
+        return self._start_again(req)
 
     def get_payment(
         self, provider_ref: str, *, kind: PaymentKind, wait: bool = False
@@ -246,7 +225,7 @@ class PayrocProvider(Provider):
                     message="Payroc is holding the status call: the payment is still in progress.",
                 )
             raise
-        return self._instruction_result(_json_object(response), kind=PaymentKind(kind))
+        return self._instruction_result(self._json_object(response), kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
         collection, _ = _INSTRUCTIONS[PaymentKind(kind)]
@@ -275,7 +254,7 @@ class PayrocProvider(Provider):
             idempotency_key=idempotency_key,
             moves_money=True,
         )
-        payment = _json_object(response)
+        payment = self._json_object(response)
         return _transaction_result(
             provider_ref=transaction_ref,
             transaction=payment,
@@ -297,7 +276,7 @@ class PayrocProvider(Provider):
             idempotency_key=req.idempotency_key,
             moves_money=True,
         )
-        return _referenced_refund_result(_json_object(response), req)
+        return _referenced_refund_result(self._json_object(response), req)
 
     # -- wire --------------------------------------------------------------
 
@@ -352,7 +331,7 @@ class PayrocProvider(Provider):
         link = instruction.get("link") or {}
         if link.get("rel") not in ("payment", "refund") or not link.get("href"):
             raise UnexpectedResponse("Payroc completed the instruction but sent no payment link.")
-        transaction = _json_object(self._send("GET", _linked_resource_path(link["href"])))
+        transaction = self._json_object(self._send("GET", _linked_resource_path(link["href"])))
         return _transaction_result(
             provider_ref=provider_ref,
             transaction=transaction,
@@ -372,27 +351,20 @@ class PayrocProvider(Provider):
         moves_money: bool = False,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        """One API call with the bearer token; on a 401, a new token and one retry.
-
-        The retry after a 401 is safe for money-moving calls: Payroc refused the
-        first one, and the retry carries the same Idempotency-Key.
-        """
+        """One API call with the bearer token (a new one and one retry after a 401)."""
         headers: dict[str, str] = {}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        for attempt in (1, 2):
-            headers["Authorization"] = f"Bearer {self._bearer_token(force_refresh=attempt == 2)}"
-            with transport_errors(f"{method} /{path}", moves_money=moves_money):
-                response = self.client.request(
-                    method, path, json=json, params=params, headers=headers, **options
-                )
-            if response.status_code == 401 and attempt == 1:
-                logger.info("Payroc answered 401 to %s /%s; fetching a new token", method, path)
-                continue
-            self._raise_for_response(response, moves_money=moves_money)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._request_with_token(
+            method,
+            path,
+            headers=headers,
+            moves_money=moves_money,
+            json=json,
+            params=params,
+            **options,
+        )
 
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
         """Payroc's RFC 7807 problem answers -> the error taxonomy."""
@@ -422,20 +394,9 @@ class PayrocProvider(Provider):
                     **codes,
                 )
             raise InvalidRequest(f"Payroc refused a conflicting request: {detail}", **codes)
-        if status == 429:
-            raise RateLimited(
-                f"Payroc is rate limiting us: {detail}", retry_after=_retry_after(response), **codes
-            )
-        if status >= 500:
-            # A gateway can fail after the processor ran the charge; 503 means refused.
-            if moves_money and status != 503:
-                raise OutcomeUnknown(
-                    f"Payroc failed (HTTP {status}) after receiving the request; "
-                    "it may have been processed.",
-                    **codes,
-                )
-            raise ProviderUnavailable(f"Payroc is having problems (HTTP {status}).", **codes)
-        raise InvalidRequest(f"Payroc rejected the request: {detail}", **codes)
+        raise_for_common_status(
+            response, self.api_name, detail, moves_money=moves_money, provider_code=problem_type
+        )
 
 
 # -- answers -> results ------------------------------------------------------
@@ -471,10 +432,10 @@ def _transaction_result(
         state=state,
         raw_status=f"{instruction_status}/{transaction_status}/{response_code}",
         transaction_ref=transaction.get("paymentId") or transaction.get("refundId"),
-        amount_minor=_absolute_amount(amount, currency),
+        amount_minor=read_integer_amount(amount, currency),
         currency=currency,
         card_brand=card.get("type"),
-        card_last4=_last4(card.get("cardNumber")),
+        card_last4=last4(card.get("cardNumber")),
         auth_code=outcome.get("approvalCode"),
         message=outcome.get("responseMessage") or "",
         raw=raw,
@@ -491,7 +452,7 @@ def _referenced_refund_result(payment: dict[str, Any], req: RefundRequest) -> Pa
     summaries = [
         summary
         for summary in payment.get("refunds") or []
-        if _absolute_amount(summary.get("amount"), summary.get("currency")) == req.amount_minor
+        if read_integer_amount(summary.get("amount"), summary.get("currency")) == req.amount_minor
     ]
     raw = {"payment": payment}
     if summaries:
@@ -575,23 +536,8 @@ def _next_page_cursor(page: dict[str, Any]) -> str | None:
     return devices[-1].get("deviceId") if devices else None
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(
-            f"Payroc answered HTTP {response.status_code} without a JSON object."
-        )
-    return body
-
-
 def _problem(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
+    body = json_or_none(response)
     return body if isinstance(body, dict) else {}
 
 
@@ -606,26 +552,3 @@ def _problem_text(problem: dict[str, Any]) -> str:
     if messages:
         text = f"{text} ({'; '.join(messages)})" if text else "; ".join(messages)
     return text
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _absolute_amount(value: Any, currency: Any) -> int | None:
-    if value is None or not isinstance(currency, str):
-        return None
-    try:
-        return abs(from_integer_minor_units(value, currency))
-    except (TypeError, ValueError):
-        return None
-
-
-def _last4(masked_number: Any) -> str | None:
-    if isinstance(masked_number, str) and len(masked_number) >= 4 and masked_number[-4:].isdigit():
-        return masked_number[-4:]
-    return None

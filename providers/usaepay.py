@@ -50,9 +50,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import json
-import logging
 import secrets
 import string
 from collections.abc import Callable, Generator, Mapping
@@ -73,28 +70,25 @@ from providers.base import (
     StartRequest,
     TerminalInfo,
     WebhookEvent,
-    header_value,
+    last4,
 )
 from providers.errors import (
     AuthError,
     BatteryLow,
     InvalidRequest,
-    InvalidSignature,
     NotAbortable,
     NotFound,
     OutcomeUnknown,
     PaymentTimedOut,
     ProviderError,
-    ProviderUnavailable,
     RateLimited,
     TerminalBusy,
     TerminalOffline,
     UnexpectedResponse,
 )
-from providers.http import transport_errors
-from providers.money import from_decimal_string, to_decimal_string
-
-logger = logging.getLogger(__name__)
+from providers.http import json_or_none, raise_for_common_status, retry_after, transport_errors
+from providers.money import read_decimal_amount, to_decimal_string
+from providers.webhooks import signed_json_body
 
 PAGE_SIZE = 100
 SEED_LENGTH = 32  # the official SDK's seed: 32 characters of [A-Za-z0-9]
@@ -195,6 +189,7 @@ class UsaepayHashAuth(httpx.Auth):
 
 class UsaepayProvider(Provider):
     name = "usaepay"
+    api_name = "USAePay"
     capabilities = Capabilities(
         can_rename=True,
         can_abort=True,
@@ -237,7 +232,7 @@ class UsaepayProvider(Provider):
 
     def get_terminal(self, ref: str) -> TerminalInfo:
         response = self._send("GET", f"paymentengine/devices/{quote(ref, safe='')}")
-        return _terminal_info(_json_object(response))
+        return _terminal_info(self._json_object(response))
 
     def rename_terminal(self, ref: str, *, name: str) -> TerminalInfo:
         # USAePay keeps only letters, digits, spaces and dashes of the name.
@@ -246,7 +241,7 @@ class UsaepayProvider(Provider):
         response = self._send(
             "PUT", f"paymentengine/devices/{quote(ref, safe='')}", json={"name": name.strip()}
         )
-        return _terminal_info(_json_object(response))
+        return _terminal_info(self._json_object(response))
 
     # -- payments ----------------------------------------------------------
 
@@ -264,7 +259,7 @@ class UsaepayProvider(Provider):
         if req.description:
             body["description"] = req.description
         response = self._send("POST", "paymentengine/payrequests", json=body, moves_money=True)
-        result = self._request_result(_json_object(response), kind=req.kind)
+        result = self._request_result(self._json_object(response), kind=req.kind)
         if result.amount_minor is None:
             result = replace(result, amount_minor=req.amount_minor, currency=req.currency)
         return result
@@ -303,7 +298,7 @@ class UsaepayProvider(Provider):
     ) -> PaymentResult:
         # USAePay has no long poll: `wait` changes nothing.
         response = self._send("GET", f"paymentengine/payrequests/{quote(provider_ref, safe='')}")
-        return self._request_result(_json_object(response), kind=PaymentKind(kind))
+        return self._request_result(self._json_object(response), kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
         try:
@@ -311,12 +306,11 @@ class UsaepayProvider(Provider):
                 "DELETE", f"paymentengine/payrequests/{quote(provider_ref, safe='')}"
             )
         except InvalidRequest as exc:
-            raise NotAbortable(
+            raise NotAbortable.replacing(
+                exc,
                 f"USAePay would not cancel the request; it has probably finished ({exc.message}).",
-                provider_code=exc.provider_code,
-                http_status=exc.http_status,
             ) from exc
-        body = _json_object(response)
+        body = self._json_object(response)
         if str(body.get("status", "")).lower() != "success":
             raise NotAbortable(
                 "USAePay would not cancel the request; it has probably finished.",
@@ -336,7 +330,7 @@ class UsaepayProvider(Provider):
         if amount_minor is not None:
             body["amount"] = to_decimal_string(amount_minor, currency or self._currency)
         response = self._send("POST", "transactions", json=body, moves_money=True)
-        return self._transaction_result(_json_object(response), provider_ref=transaction_ref)
+        return self._transaction_result(self._json_object(response), provider_ref=transaction_ref)
 
     def refund(self, req: RefundRequest) -> PaymentResult:
         body: dict[str, Any] = {
@@ -348,7 +342,7 @@ class UsaepayProvider(Provider):
         if req.description:
             body["description"] = req.description
         response = self._send("POST", "transactions", json=body, moves_money=True)
-        return self._transaction_result(_json_object(response), provider_ref=None)
+        return self._transaction_result(self._json_object(response), provider_ref=None)
 
     # -- webhooks ----------------------------------------------------------
 
@@ -356,14 +350,13 @@ class UsaepayProvider(Provider):
         signing_key = self.account.secrets.get("webhook_signature_key") or self.account.secret(
             "api_key"
         )
-        expected = hmac.new(signing_key.encode(), body, hashlib.sha256).hexdigest().encode()
-        received = (header_value(headers, "X-Signature") or "").strip().lower().encode()
-        if not received or not hmac.compare_digest(expected, received):
-            raise InvalidSignature()
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise InvalidRequest("The USAePay webhook body is not JSON.") from None
+        payload = signed_json_body(
+            headers,
+            body,
+            signature_header="X-Signature",
+            secret=signing_key,
+            api_name=self.api_name,
+        )
         if not isinstance(payload, dict) or not isinstance(payload.get("event_id"), str):
             raise InvalidRequest("The USAePay webhook has no event_id.")
         event_body = (
@@ -435,30 +428,18 @@ class UsaepayProvider(Provider):
         card = (
             transaction.get("creditcard") if isinstance(transaction.get("creditcard"), dict) else {}
         )
-        amount = self._amount(transaction.get("auth_amount"))
+        amount = read_decimal_amount(transaction.get("auth_amount"), self._currency)
         return {
             "transaction_ref": transaction.get("key"),
             "amount_minor": amount,
             "currency": self._currency if amount is not None else None,
             "card_brand": card.get("type"),
-            "card_last4": _last4(card.get("number")),
+            "card_last4": last4(card.get("number")),
             "auth_code": transaction.get("authcode") or None,
             "message": self._scrub(
                 str(transaction.get("error") or transaction.get("result") or "")
             ),
         }
-
-    def _amount(self, value: Any) -> int | None:
-        # Documented as text ("500.00") but typed double: a JSON number is read
-        # from its shortest decimal text, never used as a float.
-        if isinstance(value, float):
-            value = str(value)
-        if value is None:
-            return None
-        try:
-            return from_decimal_string(value, self._currency)
-        except (TypeError, ValueError):
-            return None
 
     def _all_pages(
         self, path: str, *, params: dict[str, Any] | None = None
@@ -466,7 +447,7 @@ class UsaepayProvider(Provider):
         items: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = _json_object(
+            page = self._json_object(
                 self._send(
                     "GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset}
                 )
@@ -499,7 +480,7 @@ class UsaepayProvider(Provider):
 
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
         """USAePay's ``{"error", "errorcode"}`` answers -> the error taxonomy."""
-        body = _json_or_none(response)
+        body = json_or_none(response)
         is_error_body = isinstance(body, dict) and "errorcode" in body and "type" not in body
         if response.is_success and not is_error_body:
             return
@@ -511,24 +492,17 @@ class UsaepayProvider(Provider):
         if error_code in ERROR_CODES:
             error_class, message = ERROR_CODES[error_code]
             if error_class is RateLimited:
-                raise RateLimited(message, retry_after=_retry_after(response), **codes)
+                raise RateLimited(message, retry_after=retry_after(response), **codes)
             raise error_class(message, **codes)
-        if status == 429:
-            raise RateLimited(ERROR_CODES[155][1], retry_after=_retry_after(response), **codes)
+        if status == 429:  # worded like error code 155
+            raise RateLimited(ERROR_CODES[155][1], retry_after=retry_after(response), **codes)
         if status in (401, 403):
             raise AuthError(f"USAePay refused our API key or PIN: {text}", **codes)
         if status == 404:
             raise NotFound(f"USAePay could not find it: {text}", **codes)
-        if status >= 500:
-            # A gateway can fail after the processor ran the charge; 503 means refused.
-            if moves_money and status != 503:
-                raise OutcomeUnknown(
-                    f"USAePay failed (HTTP {status}) after receiving the request; "
-                    "it may have been processed.",
-                    **codes,
-                )
-            raise ProviderUnavailable(f"USAePay is having problems (HTTP {status}).", **codes)
-        raise InvalidRequest(f"USAePay rejected the request: {text}", **codes)
+        raise_for_common_status(
+            response, self.api_name, text, moves_money=moves_money, provider_code=error_code
+        )
 
 
 def _terminal_info(device: dict[str, Any]) -> TerminalInfo:
@@ -549,22 +523,6 @@ def _terminal_info(device: dict[str, Any]) -> TerminalInfo:
     )
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    body = _json_or_none(response)
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(
-            f"USAePay answered HTTP {response.status_code} without a JSON object."
-        )
-    return body
-
-
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -572,18 +530,4 @@ def _as_int(value: Any) -> int | None:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
-    return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _last4(masked_number: Any) -> str | None:
-    if isinstance(masked_number, str) and len(masked_number) >= 4 and masked_number[-4:].isdigit():
-        return masked_number[-4:]
     return None

@@ -1,0 +1,49 @@
+"""Checking a webhook delivery before anything in it is believed.
+
+USAePay, KOMOJU and Klearly sign a delivery the same way: the lowercase hex
+HMAC-SHA256 of the raw body with the account's webhook secret, in a header each
+names differently. The signature is checked over the raw bytes, before parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from providers.base import header_value
+from providers.errors import InvalidRequest, InvalidSignature
+
+
+def verify_hmac_sha256_hex(signature: str | None, body: bytes, secret: str) -> None:
+    """InvalidSignature unless ``signature`` is the hex HMAC-SHA256 of ``body`` with ``secret``.
+
+    Surrounding white space and the case of the hex digits are ignored; a missing
+    or empty signature never matches. Compared in constant time.
+    """
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    received = (signature or "").strip().lower().encode()
+    if not received or not hmac.compare_digest(expected, received):
+        raise InvalidSignature()
+
+
+def signed_json_body(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    signature_header: str,
+    secret: str,
+    api_name: str,
+) -> Any:
+    """The delivery's JSON body, once the signature in ``signature_header`` matched it.
+
+    InvalidSignature when it does not; InvalidRequest naming ``api_name`` when the
+    correctly signed body is not JSON. The caller checks the payload's shape.
+    """
+    verify_hmac_sha256_hex(header_value(headers, signature_header), body, secret)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise InvalidRequest(f"The {api_name} webhook body is not JSON.") from None
