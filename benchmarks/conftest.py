@@ -82,7 +82,7 @@ def gunicorn_url(transactional_db, settings):
         except Exception:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
-                raise RuntimeError("gunicorn did not start")
+                raise RuntimeError("gunicorn did not start") from None
             time.sleep(0.2)
     settings.SANDBOX_BASE_URL = url
     yield url

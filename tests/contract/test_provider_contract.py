@@ -17,7 +17,7 @@ from providers.recovery import start_exactly_once
 from sandbox.scenarios import APPROVE
 from sandbox.services import account_expire_tokens, device_set_switches, payment_decide
 from sandbox.models import SandboxPayment
-from tests.contract.conftest import make_env, wait_until
+from tests.contract.conftest import make_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

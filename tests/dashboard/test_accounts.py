@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.models import Role
-from tests.factories import PASSWORD, member
+from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def _login(client, email, password):
 
 @pytest.mark.django_db
 def test_ten_failed_logins_lock_the_account_even_for_the_right_password(client, manager):
-    for attempt in range(10):
+    for _ in range(10):
         response = _login(client, manager.email, "wrong-password-123")
         assert response.status_code in (200, 429)
     response = _login(client, manager.email, PASSWORD)
@@ -37,7 +37,7 @@ def test_ten_failed_logins_lock_the_account_even_for_the_right_password(client, 
 
 @pytest.mark.django_db
 def test_nine_failed_logins_do_not_lock(client, manager):
-    for attempt in range(9):
+    for _ in range(9):
         _login(client, manager.email, "wrong-password-123")
     response = _login(client, manager.email, PASSWORD)
     assert response.status_code == 302
@@ -49,7 +49,7 @@ def test_lockout_lasts_thirty_minutes(client, manager):
     assert settings.AXES_COOLOFF_TIME == timedelta(minutes=30)
     from axes.models import AccessAttempt
 
-    for attempt in range(10):
+    for _ in range(10):
         _login(client, manager.email, "wrong-password-123")
     assert _login(client, manager.email, PASSWORD).status_code == 429
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=31))
