@@ -61,6 +61,9 @@ class ContractEnv:
             payments = payments.filter(order_ref=reference)
         return payments.count()
 
+    def starts_total(self) -> int:
+        return SandboxPayment.objects.filter(device__account=self.sandbox_account).count()
+
     def starts(self, reference: str) -> int:
         return SandboxPayment.objects.filter(device__account=self.sandbox_account, order_ref=reference).count()
 

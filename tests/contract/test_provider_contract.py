@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,14 @@ from credentials.models import AccessToken
 from credentials.services import DatabaseTokenStore
 from credentials.verification import follow_to_final
 from providers.base import PaymentKind, PaymentState, RefundRequest
-from providers.errors import AuthError, NotAbortable, ProviderError, TerminalBusy, TerminalOffline
+from providers.errors import (
+    AuthError,
+    NotAbortable,
+    ProviderError,
+    TerminalBusy,
+    TerminalOffline,
+    UnsupportedOperation,
+)
 from providers.recovery import start_exactly_once
 from sandbox.scenarios import APPROVE
 from sandbox.services import account_expire_tokens, device_set_switches, payment_decide
@@ -27,7 +35,12 @@ APPROVE_AMOUNT, DECLINE_AMOUNT, CANCEL_AMOUNT, WAIT_AMOUNT = 1001, 1002, 1003, 1
 def run_sale(env, amount, **kwargs):
     started = start_exactly_once(env.adapter, env.start_request(amount, **kwargs))
     assert started.provider_ref
-    return follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+    result = follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+    if result.state == PaymentState.AUTHORIZED:
+        # MobilePay reserves a sale; the POS captures it (Integra's direct flow).
+        assert env.adapter.capabilities.needs_capture
+        result = env.adapter.capture(result.transaction_ref or result.provider_ref, idempotency_key=str(uuid.uuid4()))
+    return result
 
 
 def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
@@ -111,12 +124,19 @@ def test_refund_by_reference(env):
         idempotency_key=env.start_request(1).idempotency_key, reference="rf-" + sale.provider_ref[-8:],
         description="contract refund",
     ))
+    # Klearly runs a referenced refund on the original terminal: it is followed like a payment.
+    refund = follow_to_final(env.adapter, refund, kind=PaymentKind.REFUND, timeout_s=30)
     assert refund.state == PaymentState.APPROVED
     original = SandboxPayment.objects.get(transaction_ref=sale.transaction_ref)
     assert original.refunded_amount == APPROVE_AMOUNT
 
 
 def test_refund_on_the_terminal(env):
+    if env.adapter.capabilities.refund_mode == "referenced":
+        with pytest.raises(UnsupportedOperation):
+            env.adapter.start_payment(env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
+        assert env.starts_total() == 0
+        return
     started = start_exactly_once(env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
     result = follow_to_final(env.adapter, started, kind=PaymentKind.REFUND, timeout_s=30)
     assert result.state == PaymentState.APPROVED
