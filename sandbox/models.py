@@ -25,8 +25,11 @@ class Provider(models.TextChoices):
 class SandboxAccount(models.Model):
     """One emulated merchant account at a provider.
 
-    secrets  payroc: {"api_key"}; usaepay: {"api_key", "api_pin", "webhook_signature_key"}
-    settings payroc: {"processing_terminal_id"}; usaepay: {"currency"} (default USD)
+    secrets  payroc: {"api_key"}; usaepay: {"api_key", "api_pin", "webhook_signature_key"};
+             mobilepay: {"bio_code", "access_token"?} (the access token the account starts with;
+             without one, `api/pos/manage/token` creates the first)
+    settings payroc: {"processing_terminal_id"}; usaepay: {"currency"} (default USD);
+             mobilepay: {"store_id"?, "store_name"?}
     """
 
     provider = models.CharField(max_length=20, choices=Provider.choices)
@@ -48,7 +51,8 @@ class SandboxTokenQuerySet(models.QuerySet):
 
 
 class SandboxToken(models.Model):
-    """A Payroc bearer token handed out by the emulated identity service."""
+    """An access token the emulated provider handed out: a Payroc bearer token, or Integra's
+    long-lived MobilePay accessToken (valid until reset, `expires_at` far ahead)."""
 
     account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="tokens")
     token = models.CharField(max_length=128, unique=True)
@@ -84,6 +88,23 @@ class SandboxDevice(models.Model):
     lose_next_response = models.BooleanField(
         default=False,
         help_text="Process the next money-moving POST, then break its response mid-body",
+    )
+    # MobilePay: a customer checked in at the PoS (scanned its QR code or touched its beacon).
+    customer_checked_in = models.BooleanField(default=False)
+    # Webhook fault switches (KOMOJU, Klearly, USAePay), applied to events about this device.
+    webhook_duplicate = models.BooleanField(
+        default=False, help_text="Deliver every webhook twice (same event id, same body)"
+    )
+    webhook_delay_s = models.PositiveIntegerField(
+        default=0, help_text="Deliver webhooks this many seconds late"
+    )
+    webhook_hold_next = models.BooleanField(
+        default=False, help_text="Hold the next webhook back until the one after it was sent"
+    )
+    webhook_signature = models.CharField(
+        max_length=10,
+        choices=[("valid", "Signed"), ("missing", "Unsigned"), ("wrong", "Wrongly signed")],
+        default="valid",
     )
 
     class Meta:
@@ -137,14 +158,20 @@ class SandboxPaymentQuerySet(models.QuerySet):
     def for_account(self, account):
         return self.filter(device__account=account)
 
+    def reserved(self):
+        """Approved pre-authorisations nobody captured or voided yet (MobilePay's Reserved)."""
+        return self.filter(kind=PaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False)
+
 
 class SandboxPayment(models.Model):
     """One request on a device (sale, pre-auth, card-present refund) or one referenced refund.
 
-    provider_ref      Payroc paymentInstructionId / refundInstructionId (32 hex); USAePay "pr_…".
-                      Empty for a referenced refund, which has no instruction.
-    transaction_ref   Payroc paymentId / refundId ("M2MJOG6O2Y"); USAePay transaction key. Assigned
-                      at the start, shown on the wire only once the request is decided.
+    provider_ref      Payroc paymentInstructionId / refundInstructionId (32 hex); USAePay "pr_…";
+                      MobilePay paymentId (a UUID). Empty for a referenced refund, which has no
+                      instruction.
+    transaction_ref   Payroc paymentId / refundId ("M2MJOG6O2Y"); USAePay transaction key;
+                      MobilePay paymentId / refundId as 32 hex digits. Assigned at the start, shown
+                      on the wire only once the request is decided.
     """
 
     device = models.ForeignKey(SandboxDevice, on_delete=models.CASCADE, related_name="payments")
@@ -181,7 +208,10 @@ class SandboxPayment(models.Model):
         null=True, blank=True, help_text="When the magic outcome happens"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    # Pre-authorisations.
+    # MobilePay's prepared flow: the payment exists, its amount comes with `payment/ready`.
+    awaiting_amount = models.BooleanField(default=False)
+    # Pre-authorisations, and refunds: approved refunds are captured at once, except MobilePay's,
+    # which the POS captures after creating them.
     captured = models.BooleanField(default=False)
     captured_amount = models.BigIntegerField(null=True, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
@@ -230,6 +260,17 @@ class SandboxPayment(models.Model):
         return self.status != PaymentStatus.PENDING
 
     @property
+    def is_reserved(self) -> bool:
+        """Approved and waiting for the POS to capture it: an uncaptured pre-authorisation
+        (MobilePay's Reserved), or a MobilePay refund that is created but not yet captured
+        (every other approved refund is captured when it is approved)."""
+        return (
+            self.status == PaymentStatus.APPROVED
+            and self.kind in (PaymentKind.AUTH, PaymentKind.REFUND)
+            and not self.captured
+        )
+
+    @property
     def settled_amount(self) -> int:
         """What the card was charged: the captured amount of a pre-authorisation, else the amount."""
         if self.kind == PaymentKind.AUTH:
@@ -266,3 +307,112 @@ class SandboxIdempotencyKey(models.Model):
                 fields=["account", "key"], name="sandbox_idempotency_key_per_account"
             )
         ]
+
+
+class SandboxSession(models.Model):
+    """A KOMOJU payment session: created by the Sessions API before any terminal knows it, then
+    pushed to one. `payment` is what runs on the device (none until the push)."""
+
+    account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="sessions")
+    ref = models.CharField(
+        max_length=32, unique=True, help_text="KOMOJU session id (25 characters)"
+    )
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    capture = models.CharField(max_length=10, help_text='"auto" (sale) or "manual" (auth-only)')
+    external_order_num = models.CharField(max_length=64, blank=True)
+    default_locale = models.CharField(max_length=10, default="ja")
+    metadata = models.JSONField(default=dict, blank=True)
+    request = models.JSONField(default=dict, blank=True, help_text="The create body as received")
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True, help_text="Cancelled before a push")
+    payment = models.OneToOneField(
+        "SandboxPayment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="session",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"KOMOJU session {self.ref}"
+
+
+class SandboxReceipt(models.Model):
+    """A receipt a terminal printed (KOMOJU's print endpoint), as the lines on the paper."""
+
+    device = models.ForeignKey(SandboxDevice, on_delete=models.CASCADE, related_name="receipts")
+    payment = models.ForeignKey(SandboxPayment, on_delete=models.CASCADE, related_name="receipts")
+    lines = models.JSONField(default=list)
+    printed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-printed_at", "-pk"]
+
+
+class SandboxWebhookDeliveryQuerySet(models.QuerySet):
+    def undelivered(self):
+        return self.filter(delivered_at__isnull=True).exclude(url="")
+
+    def due(self, now=None, *, max_attempts: int):
+        """Undelivered, with a target, attempts left, time come, and not claimed by a sender."""
+        now = now or timezone.now()
+        return (
+            self.undelivered()
+            .filter(attempts__lt=max_attempts, deliver_after__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        )
+
+
+class SandboxWebhookDelivery(models.Model):
+    """One webhook delivery (the outbox): the exact bytes and headers sent, and what happened.
+
+    A duplicate (fault switch) is a second row with the same event id, body and headers.
+    """
+
+    account = models.ForeignKey(
+        SandboxAccount, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    device = models.ForeignKey(
+        SandboxDevice,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+    )
+    payment = models.ForeignKey(
+        SandboxPayment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+    )
+    event_id = models.CharField(max_length=100, db_index=True)
+    event_type = models.CharField(max_length=60)
+    url = models.CharField(max_length=500, blank=True, help_text="Empty: no webhook_url set")
+    body = models.TextField(help_text="The raw body, exactly as sent (UTF-8 JSON)")
+    headers = models.JSONField(default=dict)
+    signature = models.CharField(max_length=128, blank=True, help_text="Empty: sent unsigned")
+    signing = models.CharField(max_length=10, default="valid")
+    duplicate = models.BooleanField(default=False)
+    held = models.BooleanField(default=False, help_text="Held back until the next one is sent")
+    created_at = models.DateTimeField(default=timezone.now)
+    deliver_after = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SandboxWebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["delivered_at", "deliver_after"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

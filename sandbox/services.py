@@ -2,7 +2,9 @@
 
 Every change of a payment's status is a conditional UPDATE (`filter(status="pending").update(…)`),
 so when two deciders race (a button, a magic amount, a timeout, an abort over the wire) exactly
-one wins and the others are no-ops. Time-based transitions (a magic amount's outcome, a request's
+one wins and the others are no-ops. The winner, and only the winner, writes the provider's
+webhooks to the outbox in the same transaction (`webhooks.payment_changed`); they are sent after
+it commits. Time-based transitions (a magic amount's outcome, a request's
 timeout) are applied lazily by `payment_refresh()` whenever something reads the payment, so no
 background process is needed. Nothing here sleeps, and no transaction is held open across a wait.
 """
@@ -20,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sandbox import conf, scenarios
+from sandbox import conf, scenarios, webhooks
 from sandbox.models import (
     CanceledBy,
     PaymentKind,
@@ -30,6 +32,8 @@ from sandbox.models import (
     SandboxDevice,
     SandboxIdempotencyKey,
     SandboxPayment,
+    SandboxReceipt,
+    SandboxSession,
     SandboxToken,
 )
 
@@ -43,6 +47,8 @@ TEST_CARDS = [
 ENTRY_METHODS = ["contactlessIcc", "icc", "contactlessIcc", "swiped"]
 
 EXPIRED_TOKENS_KEPT = timedelta(days=1)  # expired bearer tokens are deleted after this
+# Integra's MobilePay accessToken is "long lived": valid until it is reset. Ten years stands in.
+INTEGRA_TOKEN_LIFETIME = timedelta(days=3650)
 
 TERMINAL_ERROR = "Terminal error: the card could not be read"
 OFFLINE_ERROR = "Device is offline"
@@ -61,6 +67,12 @@ class Refused(Exception):
     CAPTURE_EXCEEDS = "capture_exceeds"
     NOT_REFUNDABLE = "not_refundable"
     REFUND_EXCEEDS = "refund_exceeds"
+    NOT_PREPARED = "not_prepared"
+    NOT_CANCELABLE = "not_cancelable"
+    TOKEN_EXISTS = "token_exists"
+    TOKEN_MISMATCH = "token_mismatch"
+    SESSION_NOT_PENDING = "session_not_pending"
+    SESSION_ELSEWHERE = "session_elsewhere"
 
     def __init__(self, reason: str, message: str = "", *, blocking: SandboxPayment | None = None):
         super().__init__(message or reason)
@@ -75,16 +87,30 @@ class IdempotencyKeyInUse(Exception):
     """The Idempotency-Key was used before with another request."""
 
 
+class IdempotencyKeyInFlight(Exception):
+    """The first request with this Idempotency-Key has not produced its answer yet."""
+
+
 # -- accounts, tokens, devices -------------------------------------------------------------------
 
 
 def sandbox_account_ensure(
     *, provider: str, label: str, secrets: dict, settings: dict
 ) -> SandboxAccount:
-    """The account with this label, created or updated to these secrets and settings (idempotent)."""
+    """The account with this label, created or updated to these secrets and settings (idempotent).
+
+    A MobilePay account's `access_token` secret becomes its Integra token, unless the account
+    already had that token (a reset since then keeps it reset).
+    """
     account, _ = SandboxAccount.objects.update_or_create(
         label=label, defaults={"provider": provider, "secrets": secrets, "settings": settings}
     )
+    initial = str(secrets.get("access_token") or "")
+    seeded = SandboxToken.objects.filter(account=account, token=initial).exists()
+    if provider == Provider.MOBILEPAY and initial and not seeded:
+        SandboxToken.objects.create(
+            account=account, token=initial, expires_at=timezone.now() + INTEGRA_TOKEN_LIFETIME
+        )
     return account
 
 
@@ -126,6 +152,11 @@ def device_set_switches(
     latency_ms: int | None = None,
     fail_next_5xx: int | None = None,
     lose_next_response: bool | None = None,
+    customer_checked_in: bool | None = None,
+    webhook_duplicate: bool | None = None,
+    webhook_delay_s: int | None = None,
+    webhook_hold_next: bool | None = None,
+    webhook_signature: str | None = None,
 ) -> SandboxDevice:
     """Sets the given switches (None leaves one as it is) and returns the device as stored."""
     changes = {
@@ -137,6 +168,11 @@ def device_set_switches(
             "latency_ms": latency_ms,
             "fail_next_5xx": fail_next_5xx,
             "lose_next_response": lose_next_response,
+            "customer_checked_in": customer_checked_in,
+            "webhook_duplicate": webhook_duplicate,
+            "webhook_delay_s": webhook_delay_s,
+            "webhook_hold_next": webhook_hold_next,
+            "webhook_signature": webhook_signature,
         }.items()
         if value is not None
     }
@@ -172,18 +208,70 @@ def device_take_lost_response(*, device: SandboxDevice) -> bool:
     )
 
 
-def token_issue(*, account: SandboxAccount) -> SandboxToken:
-    """A new Payroc bearer token, valid SANDBOX_PAYROC_TOKEN_TTL_S seconds."""
-    ttl = timedelta(seconds=conf.setting("SANDBOX_PAYROC_TOKEN_TTL_S"))
-    SandboxToken.objects.filter(expires_at__lt=timezone.now() - EXPIRED_TOKENS_KEPT).delete()
+def token_issue(*, account: SandboxAccount, ttl_s: float | None = None) -> SandboxToken:
+    """A new bearer token, valid `ttl_s` seconds (default SANDBOX_PAYROC_TOKEN_TTL_S)."""
+    if ttl_s is None:
+        ttl_s = conf.setting("SANDBOX_PAYROC_TOKEN_TTL_S")
+    SandboxToken.objects.filter(
+        account=account, expires_at__lt=timezone.now() - EXPIRED_TOKENS_KEPT
+    ).delete()
     return SandboxToken.objects.create(
-        account=account, token=secrets.token_urlsafe(48), expires_at=timezone.now() + ttl
+        account=account,
+        token=secrets.token_urlsafe(48),
+        expires_at=timezone.now() + timedelta(seconds=ttl_s),
     )
 
 
 def account_expire_tokens(*, account: SandboxAccount) -> int:
-    """Expires every bearer token of the account now (the "expired token" fault); returns how many."""
+    """Expires every token of the account now (the "expired token" fault); returns how many."""
     return SandboxToken.objects.valid().filter(account=account).update(expires_at=timezone.now())
+
+
+def integra_token_create(*, account: SandboxAccount) -> SandboxToken:
+    """Integra's `manage/token`: the account's first long-lived accessToken.
+
+    Refused (TOKEN_EXISTS) while the account has a valid one: Integra creates a token only when
+    the merchant's stored token is empty. The account row is locked for the check and the insert
+    (no wait happens inside), so two concurrent calls make one token.
+    """
+    with transaction.atomic():
+        SandboxAccount.objects.select_for_update().get(pk=account.pk)
+        if SandboxToken.objects.valid().filter(account=account).exists():
+            raise Refused(Refused.TOKEN_EXISTS)
+        return SandboxToken.objects.create(
+            account=account,
+            token=secrets.token_urlsafe(32),
+            expires_at=timezone.now() + INTEGRA_TOKEN_LIFETIME,
+        )
+
+
+def integra_token_reset(*, account: SandboxAccount, previous: str) -> SandboxToken:
+    """Integra's `manage/token/reset`: `previous` stops working and a new token replaces it.
+
+    Refused (TOKEN_MISMATCH) unless `previous` is a valid token of the account; the expiry of
+    the old token is a conditional UPDATE, so of two resets with one previous token one wins.
+    """
+    with transaction.atomic():
+        expired = (
+            SandboxToken.objects.valid()
+            .filter(account=account, token=previous)
+            .update(expires_at=timezone.now())
+            if previous
+            else 0
+        )
+        if not expired:
+            raise Refused(Refused.TOKEN_MISMATCH)
+        return SandboxToken.objects.create(
+            account=account,
+            token=secrets.token_urlsafe(32),
+            expires_at=timezone.now() + INTEGRA_TOKEN_LIFETIME,
+        )
+
+
+def integra_token_valid(*, account: SandboxAccount, token: str) -> bool:
+    return (
+        bool(token) and SandboxToken.objects.valid().filter(account=account, token=token).exists()
+    )
 
 
 # -- payments -------------------------------------------------------------------------------------
@@ -193,8 +281,28 @@ def _random_text(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+def random_id(length: int) -> str:
+    """Lower-case letters and digits, as KOMOJU's ids and Klearly's (assumed) event ids."""
+    return _random_text(string.ascii_lowercase + string.digits, length)
+
+
 def _new_refs(provider: str, *, with_instruction: bool) -> dict:
     """provider_ref, transaction_ref and refnum in the provider's own formats."""
+    if provider == Provider.MOBILEPAY:
+        # paymentId / refundId are UUIDs; transaction_ref holds the same UUID as 32 hex digits.
+        ref = uuid.uuid4()
+        return {"provider_ref": str(ref), "transaction_ref": ref.hex, "refnum": ""}
+    if provider == Provider.KOMOJU:
+        # KOMOJU ids are 25 lower-case letters and digits (the session id is set by the caller).
+        return {
+            "provider_ref": "",
+            "transaction_ref": _random_text(string.ascii_lowercase + string.digits, 25),
+            "refnum": "",
+        }
+    if provider == Provider.KLEARLY:
+        # One id for the payment and its transaction: a refund names the sale by it.
+        ref = "pay_" + _random_text(string.ascii_lowercase + string.digits, 20)
+        return {"provider_ref": ref, "transaction_ref": ref, "refnum": ""}
     if provider == Provider.USAEPAY:
         return {
             "provider_ref": ("pr_" + _random_text(string.ascii_letters + string.digits, 29))
@@ -226,15 +334,27 @@ def payment_start(
     request_fingerprint: str = "",
     when_offline: str = "refuse",
     when_battery_low: str = "refuse",
+    provider_ref: str = "",
+    original: SandboxPayment | None = None,
+    awaiting_amount: bool = False,
+    reserved_blocks: bool = False,
 ) -> SandboxPayment:
     """Puts a request on the device. Raises Refused when the device cannot take it.
 
     when_offline      "refuse" (raise DEVICE_OFFLINE), "wait" (pending until the device connects
                       or the timeout passes) or "fail" (the request exists and has failed).
     when_battery_low  "refuse" (raise BATTERY_LOW) or "fail".
+    provider_ref      the request's id when the caller made it (a KOMOJU session id).
+    original          for a refund run on the device: the payment it refunds. Its amount is
+                      checked against what remains now and taken from it when approved.
+    awaiting_amount   MobilePay's prepared flow: the amount comes later (`payment_ready`).
+    reserved_blocks   MobilePay: a Reserved payment (approved, not captured or cancelled) also
+                      keeps the PoS busy ("only one active payment on the PoS").
     A device that is busy (switch, or another pending request) refuses with DEVICE_BUSY.
     """
     device = SandboxDevice.objects.select_related("account").get(pk=device.pk)
+    if original is not None and amount_minor > original.refundable_amount:
+        raise Refused(Refused.REFUND_EXCEEDS, "The amount exceeds what remains to be refunded")
     if device.battery_low and when_battery_low == "refuse":
         raise Refused(Refused.BATTERY_LOW)
     if not device.online and when_offline == "refuse":
@@ -246,6 +366,8 @@ def payment_start(
         failure = OFFLINE_ERROR
     if not failure:
         active = device_active_payment(device=device)
+        if active is None and reserved_blocks:
+            active = SandboxPayment.objects.reserved().filter(device=device).first()
         if device.busy or active is not None:
             raise Refused(Refused.DEVICE_BUSY, blocking=active)
     now = timezone.now()
@@ -262,19 +384,23 @@ def payment_start(
         "idempotency_key": idempotency_key,
         "request_fingerprint": request_fingerprint,
         "created_at": now,
+        "original": original,
+        "awaiting_amount": awaiting_amount,
         **_new_refs(device.account.provider, with_instruction=True),
     }
+    if provider_ref:
+        fields["provider_ref"] = provider_ref
     if failure:
         fields.update(status=PaymentStatus.FAILED, error_message=failure, decided_at=now)
-    else:
-        magic = scenarios.magic_outcome(amount_minor)
-        if magic:
-            fields.update(
-                magic_outcome=magic,
-                outcome_at=now + timedelta(seconds=conf.setting("SANDBOX_MAGIC_DELAY_S")),
-            )
+    elif not awaiting_amount:
+        fields.update(_magic_fields(amount_minor, now))
     try:
         with transaction.atomic():
+            if reserved_blocks:
+                # Serialises starts on this device for the reserved check (no wait inside).
+                SandboxDevice.objects.select_for_update().get(pk=device.pk)
+                if SandboxPayment.objects.reserved().filter(device=device).exists():
+                    raise IntegrityError("a reserved payment keeps the device busy")
             return SandboxPayment.objects.create(**fields)
     except IntegrityError:
         # Another request got onto the device first (the one-pending-per-device constraint).
@@ -282,6 +408,36 @@ def payment_start(
             Refused.DEVICE_BUSY,
             blocking=SandboxPayment.objects.pending().filter(device=device).first(),
         ) from None
+
+
+def _magic_fields(amount_minor: int, now) -> dict:
+    magic = scenarios.magic_outcome(amount_minor)
+    if not magic:
+        return {}
+    return {
+        "magic_outcome": magic,
+        "outcome_at": now + timedelta(seconds=conf.setting("SANDBOX_MAGIC_DELAY_S")),
+    }
+
+
+def payment_ready(*, payment: SandboxPayment, amount_minor: int, currency: str) -> SandboxPayment:
+    """MobilePay's `payment/ready`: a prepared payment gets its amount, and the customer may now
+    approve it. Refused (NOT_PREPARED) unless it is pending and still waiting for its amount."""
+    payment_refresh(payment=payment)
+    won = SandboxPayment.objects.filter(
+        pk=payment.pk, status=PaymentStatus.PENDING, awaiting_amount=True
+    ).update(
+        awaiting_amount=False,
+        amount_minor=amount_minor,
+        currency=currency,
+        **_magic_fields(amount_minor, timezone.now()),
+    )
+    payment.refresh_from_db()
+    if not won:
+        raise Refused(
+            Refused.NOT_PREPARED, "A payment will only be ready if it has been prepared first"
+        )
+    return payment
 
 
 def payment_refresh(*, payment: SandboxPayment) -> SandboxPayment:
@@ -294,7 +450,8 @@ def payment_refresh(*, payment: SandboxPayment) -> SandboxPayment:
         SandboxDevice.objects.filter(pk=payment.device_id).values_list("online", flat=True).first()
     )
     magic_due = (
-        payment.magic_outcome
+        not payment.awaiting_amount
+        and payment.magic_outcome
         and payment.magic_outcome != scenarios.TIMEOUT
         and payment.outcome_at is not None
         and payment.outcome_at <= now
@@ -331,14 +488,23 @@ def payment_decide(*, payment: SandboxPayment, outcome: str) -> bool:
     """What the customer (or the terminal) did: one of scenarios.OUTCOMES.
 
     True when this decision won; False when the payment was already decided (a lost race is a
-    no-op). The instance is reloaded either way.
+    no-op), or when the customer cannot pay yet (a prepared MobilePay payment without its
+    amount can only be cancelled, fail or time out). The instance is reloaded either way.
+
+    An approved refund is captured at once; one that refunds an `original` payment takes its
+    amount from it (conditional UPDATE), and is declined if that much no longer remains.
     """
     now = timezone.now()
     changes: dict = {"decided_at": now}
+    deciding = SandboxPayment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING)
+    if outcome in (scenarios.APPROVE, scenarios.DECLINE):
+        deciding = deciding.filter(awaiting_amount=False)
     if outcome == scenarios.APPROVE:
         changes.update(
             status=PaymentStatus.APPROVED, authcode=_random_text(string.digits, 6), **_card()
         )
+        if payment.kind == PaymentKind.REFUND:
+            changes.update(captured=True, captured_amount=payment.amount_minor, captured_at=now)
     elif outcome == scenarios.DECLINE:
         changes.update(status=PaymentStatus.DECLINED, **_card())
     elif outcome == scenarios.CANCEL:
@@ -349,26 +515,69 @@ def payment_decide(*, payment: SandboxPayment, outcome: str) -> bool:
         changes.update(status=PaymentStatus.FAILED, error_message=TERMINAL_ERROR)
     else:
         raise ValueError(f"unknown outcome {outcome!r}")
-    won = (
-        SandboxPayment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(**changes)
+    with transaction.atomic():
+        won = deciding.update(**changes) == 1
+        refunds_original = won and outcome == scenarios.APPROVE and payment.original_id
+        if refunds_original and not _refund_take(payment.original_id, payment.amount_minor):
+            SandboxPayment.objects.filter(pk=payment.pk).update(
+                status=PaymentStatus.DECLINED,
+                authcode="",
+                captured=False,
+                captured_amount=None,
+                captured_at=None,
+                error_message="The amount exceeds what remains to be refunded",
+            )
+        payment.refresh_from_db()
+        if won:
+            webhooks.payment_changed(payment=payment, change=webhooks.DECIDED)
+    return won
+
+
+def _refund_take(original_pk: int, amount: int) -> bool:
+    """Adds `amount` to the original payment's refunded amount if that much remains (one
+    conditional UPDATE); False when it does not."""
+    original = SandboxPayment.objects.get(pk=original_pk)
+    charged = F("amount_minor") if original.kind == PaymentKind.SALE else F("captured_amount")
+    return (
+        SandboxPayment.objects.filter(
+            pk=original_pk, status=PaymentStatus.APPROVED, refunded_amount__lte=charged - amount
+        ).update(refunded_amount=F("refunded_amount") + amount)
         == 1
     )
-    payment.refresh_from_db()
-    return won
 
 
 def payment_cancel(*, payment: SandboxPayment) -> bool:
     """The POS aborts the request over the API. True when it was still pending and is now canceled."""
     payment_refresh(payment=payment)
-    won = (
-        SandboxPayment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.CANCELED,
-            canceled_by=CanceledBy.MERCHANT,
-            decided_at=timezone.now(),
+    with transaction.atomic():
+        won = (
+            SandboxPayment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+                status=PaymentStatus.CANCELED,
+                canceled_by=CanceledBy.MERCHANT,
+                decided_at=timezone.now(),
+            )
+            == 1
         )
-        == 1
-    )
-    payment.refresh_from_db()
+        payment.refresh_from_db()
+        if won:
+            webhooks.payment_changed(payment=payment, change=webhooks.CANCELED)
+    return won
+
+
+def payment_void(*, payment: SandboxPayment) -> bool:
+    """The POS cancels an approved pre-authorisation nobody captured (MobilePay: cancel a Reserved
+    payment; KOMOJU: cancel an authorized payment). True when it was reserved and is now
+    canceled; False otherwise (captured, or not approved)."""
+    with transaction.atomic():
+        won = (
+            SandboxPayment.objects.reserved()
+            .filter(pk=payment.pk)
+            .update(status=PaymentStatus.CANCELED, canceled_by=CanceledBy.MERCHANT)
+            == 1
+        )
+        payment.refresh_from_db()
+        if won:
+            webhooks.payment_changed(payment=payment, change=webhooks.VOIDED)
     return won
 
 
@@ -388,12 +597,16 @@ def payment_capture(*, payment: SandboxPayment, amount_minor: int | None = None)
         raise Refused(Refused.INVALID_AMOUNT, "The amount must be positive")
     if amount > payment.amount_minor:
         raise Refused(Refused.CAPTURE_EXCEEDS, "The amount exceeds the authorised amount")
-    won = SandboxPayment.objects.filter(
-        pk=payment.pk, kind=PaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False
-    ).update(captured=True, captured_amount=amount, captured_at=timezone.now())
-    if not won:
-        raise Refused(Refused.ALREADY_CAPTURED, "The pre-authorisation has already been captured")
-    payment.refresh_from_db()
+    with transaction.atomic():
+        won = SandboxPayment.objects.filter(
+            pk=payment.pk, kind=PaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False
+        ).update(captured=True, captured_amount=amount, captured_at=timezone.now())
+        if not won:
+            raise Refused(
+                Refused.ALREADY_CAPTURED, "The pre-authorisation has already been captured"
+            )
+        payment.refresh_from_db()
+        webhooks.payment_changed(payment=payment, change=webhooks.CAPTURED)
     return payment
 
 
@@ -407,11 +620,14 @@ def payment_refund(
     idempotency_key: str = "",
     request_fingerprint: str = "",
     request: dict | None = None,
+    reserve: bool = False,
 ) -> SandboxPayment:
     """A referenced refund of a settled payment (no device interaction); returns the refund.
 
     Never more than what remains: the check and the increment are one conditional UPDATE.
-    An amount ending in 02 is declined (magic amounts); any other is approved at once.
+    An amount ending in 02 is declined (magic amounts); any other is approved at once, and
+    captured at once unless `reserve` (MobilePay: the POS captures or cancels it afterwards,
+    `refund_capture` / `refund_cancel`; a reserved refund already counts against the payment).
     """
     payment_refresh(payment=payment)
     settled = payment.kind == PaymentKind.SALE or (
@@ -452,6 +668,9 @@ def payment_refund(
             status=PaymentStatus.DECLINED if declined else PaymentStatus.APPROVED,
             created_at=now,
             decided_at=now,
+            captured=not declined and not reserve,
+            captured_amount=None if declined or reserve else amount,
+            captured_at=None if declined or reserve else now,
             authcode="" if declined else _random_text(string.digits, 6),
             card_brand=payment.card_brand,
             card_bin=payment.card_bin,
@@ -463,7 +682,43 @@ def payment_refund(
             request=request or {},
             **_new_refs(payment.device.account.provider, with_instruction=False),
         )
+        webhooks.payment_changed(payment=refund, change=webhooks.REFUNDED)
     payment.refresh_from_db()
+    return refund
+
+
+def refund_capture(*, refund: SandboxPayment) -> SandboxPayment:
+    """Captures (pays out) a reserved refund. Refused: ALREADY_CAPTURED, or NOT_CAPTURABLE when it
+    is not an approved refund."""
+    won = SandboxPayment.objects.filter(
+        pk=refund.pk, kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED, captured=False
+    ).update(captured=True, captured_amount=F("amount_minor"), captured_at=timezone.now())
+    refund.refresh_from_db()
+    if not won:
+        if refund.captured:
+            raise Refused(Refused.ALREADY_CAPTURED, "The refund has already been captured")
+        raise Refused(Refused.NOT_CAPTURABLE, "Only a reserved refund can be captured")
+    return refund
+
+
+def refund_cancel(*, refund: SandboxPayment) -> SandboxPayment:
+    """Cancels a reserved refund and gives its amount back to the payment. Refused
+    (NOT_CANCELABLE) once it is captured or when it is not an approved refund."""
+    with transaction.atomic():
+        won = SandboxPayment.objects.filter(
+            pk=refund.pk, kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED, captured=False
+        ).update(
+            status=PaymentStatus.CANCELED,
+            canceled_by=CanceledBy.MERCHANT,
+            decided_at=timezone.now(),
+        )
+        if won and refund.original_id:
+            SandboxPayment.objects.filter(pk=refund.original_id).update(
+                refunded_amount=F("refunded_amount") - refund.amount_minor
+            )
+    refund.refresh_from_db()
+    if not won:
+        raise Refused(Refused.NOT_CANCELABLE, "A captured refund cannot be cancelled")
     return refund
 
 
@@ -476,14 +731,22 @@ def idempotent_call(
     key: str,
     fingerprint: str,
     operation: Callable[[], tuple[int, dict, SandboxPayment | None]],
+    in_flight: str = "wait",
 ) -> tuple[int, dict]:
     """Runs `operation` once per Idempotency-Key and stores its answer; a repeat replays it.
 
-    The same key with another request (another fingerprint) raises IdempotencyKeyInUse. The key is
-    claimed in the same transaction as the operation's writes, so two concurrent requests with one
-    key make one instruction: the second waits for the first's commit, then replays its answer.
+    The same key with another request (another fingerprint) raises IdempotencyKeyInUse.
     Only answers the operation returns are stored; a Refused it raises is not (nothing changed).
+
+    in_flight "wait" (Payroc): the key is claimed in the same transaction as the operation's
+              writes, so two concurrent requests with one key make one instruction: the second
+              waits for the first's commit, then replays its answer.
+              "refuse" (KOMOJU, Klearly): the claim is committed first, and a request that finds
+              it still unanswered raises IdempotencyKeyInFlight (their 409); the claim is removed
+              again if the operation raises.
     """
+    if in_flight == "refuse":
+        return _idempotent_call_refusing(account, key, fingerprint, operation)
     for _ in range(2):
         stored = SandboxIdempotencyKey.objects.filter(account=account, key=key).first()
         if stored is not None:
@@ -502,3 +765,133 @@ def idempotent_call(
         except IntegrityError:
             continue  # another request claimed the key first: replay its answer
     raise IdempotencyKeyInUse()
+
+
+def _idempotent_call_refusing(account, key, fingerprint, operation) -> tuple[int, dict]:
+    for _ in range(2):
+        stored = SandboxIdempotencyKey.objects.filter(account=account, key=key).first()
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyKeyInUse()
+            if stored.status_code == 0:
+                raise IdempotencyKeyInFlight()
+            return stored.status_code, stored.body
+        try:
+            with transaction.atomic():
+                claim = SandboxIdempotencyKey.objects.create(
+                    account=account, key=key, fingerprint=fingerprint, status_code=0, body={}
+                )
+        except IntegrityError:
+            continue  # another request claimed it first: look again
+        try:
+            with transaction.atomic():
+                status_code, body, payment = operation()
+                SandboxIdempotencyKey.objects.filter(pk=claim.pk).update(
+                    status_code=status_code, body=body, payment=payment
+                )
+        except BaseException:
+            SandboxIdempotencyKey.objects.filter(pk=claim.pk).delete()
+            raise
+        return status_code, body
+    raise IdempotencyKeyInFlight()
+
+
+# -- sessions (KOMOJU) ----------------------------------------------------------------------------
+
+
+def session_create(
+    *,
+    account: SandboxAccount,
+    amount_minor: int,
+    currency: str,
+    capture: str,
+    external_order_num: str = "",
+    default_locale: str = "ja",
+    metadata: dict | None = None,
+    request: dict | None = None,
+) -> SandboxSession:
+    """A pending payment session that no terminal shows yet."""
+    return SandboxSession.objects.create(
+        account=account,
+        ref=_random_text(string.ascii_lowercase + string.digits, 25),
+        amount_minor=amount_minor,
+        currency=currency,
+        capture=capture,
+        external_order_num=external_order_num,
+        default_locale=default_locale,
+        metadata=metadata or {},
+        request=request or {},
+    )
+
+
+def session_push(
+    *, session: SandboxSession, device: SandboxDevice, timeout_s: int
+) -> SandboxPayment:
+    """Shows the session on the device: its payment starts there. Pushing it again to the device
+    that shows it is harmless and returns the same payment.
+
+    Refused: SESSION_NOT_PENDING (cancelled, or its payment already ended), SESSION_ELSEWHERE
+    (pending on another device), or payment_start's DEVICE_OFFLINE, BATTERY_LOW, DEVICE_BUSY.
+    The session's id is its payment's provider_ref (unique), so one session has one payment.
+    """
+    session = SandboxSession.objects.select_related("payment").get(pk=session.pk)
+    if session.cancelled_at is not None:
+        raise Refused(Refused.SESSION_NOT_PENDING)
+    if session.payment is not None:
+        payment = payment_refresh(payment=session.payment)
+        if payment.status != PaymentStatus.PENDING:
+            raise Refused(Refused.SESSION_NOT_PENDING)
+        if payment.device_id != device.pk:
+            raise Refused(Refused.SESSION_ELSEWHERE)
+        return payment
+    payment = payment_start(
+        device=device,
+        kind=PaymentKind.SALE if session.capture == "auto" else PaymentKind.AUTH,
+        amount_minor=session.amount_minor,
+        currency=session.currency,
+        timeout_s=timeout_s,
+        order_ref=session.external_order_num,
+        description=str(session.metadata.get("description") or ""),
+        request=session.request,
+        provider_ref=session.ref,
+        when_offline="refuse",
+        when_battery_low="refuse",
+    )
+    SandboxSession.objects.filter(pk=session.pk, payment__isnull=True).update(payment=payment)
+    return payment
+
+
+def session_cancel(*, session: SandboxSession) -> bool:
+    """Cancels a pending session: one not pushed yet, or whose payment is still pending.
+    True when it is now cancelled (also when it already was); False once it completed."""
+    session = SandboxSession.objects.select_related("payment").get(pk=session.pk)
+    if session.payment is None:
+        SandboxSession.objects.filter(pk=session.pk, cancelled_at__isnull=True).update(
+            cancelled_at=timezone.now()
+        )
+        session.refresh_from_db()
+        # A push may have won the race: then its payment decides.
+        if session.payment_id is None:
+            return True
+        session = SandboxSession.objects.select_related("payment").get(pk=session.pk)
+    payment = session.payment
+    payment_cancel(payment=payment)
+    return payment.status == PaymentStatus.CANCELED
+
+
+# -- receipts -------------------------------------------------------------------------------------
+
+
+def receipt_print(
+    *, device: SandboxDevice, payment: SandboxPayment, lines: list[str]
+) -> SandboxReceipt:
+    """The device prints a receipt of a decided payment. Refused: DEVICE_OFFLINE, BATTERY_LOW,
+    DEVICE_BUSY (a payment is on its screen, or the busy switch)."""
+    device = SandboxDevice.objects.get(pk=device.pk)
+    if not device.online:
+        raise Refused(Refused.DEVICE_OFFLINE)
+    if device.battery_low:
+        raise Refused(Refused.BATTERY_LOW)
+    if device.busy or device_active_payment(device=device) is not None:
+        raise Refused(Refused.DEVICE_BUSY)
+    return SandboxReceipt.objects.create(device=device, payment=payment, lines=lines)

@@ -62,6 +62,11 @@ USAePay documents none of these; the sandbox chooses, and the dashboard's adapte
   type [<command>] not supported.". Without `devicekey`, the account's only device is used.
 * **Faults**: the 5xx switch answers HTTP 503 `{"error": "Gateway temporarily offline. Please try
   again shortly.", "errorcode": 18}`. There is no rate limiting.
+* **Webhooks** (`sandbox/webhooks.py`): `transaction.sale.success` / `.failure` when a sale or
+  pre-authorisation is decided, `transaction.sale.captured` on capture,
+  `transaction.refund.success` for an approved refund; `event_body.object` is the transaction
+  object of `GET /transactions/{key}`, `merch_key` a hash of the account, `event_id` 64 hex.
+  Payment requests that end without a transaction (cancelled, timed out, error) send nothing.
 """
 
 from __future__ import annotations
@@ -72,13 +77,14 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from functools import wraps
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import amounts, faults, services
 from dashboard.access import public
+from sandbox import amounts, faults, services, webhooks
 from sandbox.models import (
     CanceledBy,
     PaymentKind,
@@ -162,6 +168,7 @@ def usaepay_api(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        webhooks.kick_if_due()
         account, error = _authenticate(request.headers.get("Authorization", ""))
         if error:
             return _error(error)
@@ -576,3 +583,41 @@ def transaction(request, account, trankey):
     if faults.device_faults(found.device):
         return _error(GATEWAY_OFFLINE)
     return _json(_transaction_object(found, full=True))
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def webhook_events(payment: SandboxPayment, change: str) -> list:
+    """USAePay's transaction events (usaepay.md §5): `{"type": "event", "event_triggered",
+    "event_type", "event_body": {"merchant": {"merch_key"}, "object": <transaction>},
+    "event_id": <64 hex>}`. Payment requests themselves have no events: a cancelled or timed-out
+    request sends nothing."""
+    if payment.status not in (PaymentStatus.APPROVED, PaymentStatus.DECLINED):
+        return []
+    refund = payment.kind == PaymentKind.REFUND
+    if change == webhooks.CAPTURED:
+        event_type = "transaction.sale.captured"
+    elif change in (webhooks.DECIDED, webhooks.REFUNDED) and refund:
+        if payment.status != PaymentStatus.APPROVED:
+            return []
+        event_type = "transaction.refund.success"
+    elif change == webhooks.DECIDED:
+        approved = payment.status == PaymentStatus.APPROVED
+        event_type = "transaction.sale.success" if approved else "transaction.sale.failure"
+    else:
+        return []
+    account = payment.device.account
+    event_id = secrets.token_hex(32)
+    happened = payment.captured_at if change == webhooks.CAPTURED else payment.decided_at
+    body = {
+        "type": "event",
+        "event_triggered": (happened or payment.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+        "event_type": event_type,
+        "event_body": {
+            "merchant": {"merch_key": hashlib.sha256(account.label.encode()).hexdigest()[:16]},
+            "object": _transaction_object(payment, full=True),
+        },
+        "event_id": event_id,
+    }
+    return [webhooks.Event(event_id, event_type, body)]

@@ -1,23 +1,30 @@
 """The virtual terminal pages: what the customer sees, and the switches a tester flips.
 
 Public on purpose: the sandbox moves no real money, and in the demo a new user reaches it before
-having an account. The wire APIs live in `sandbox/payroc.py` and `sandbox/usaepay.py`.
+having an account. The wire APIs live in `sandbox/<provider>.py`.
+
+A MobilePay "terminal" is a PoS: a QR code (and beacon) at the till that the customer scans with
+the MobilePay app. Its screen here is what the customer's phone shows, and an approved payment
+stays on it as Reserved until the POS captures or cancels it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 
-from sandbox import scenarios, services
 from dashboard.access import public
+from sandbox import scenarios, services, webhooks
 from sandbox.forms import DecideForm, DeviceSwitchesForm
 from sandbox.models import (
     CanceledBy,
@@ -29,15 +36,24 @@ from sandbox.models import (
 )
 
 PUBLIC = "the sandbox's virtual terminals move no real money"
+# Providers whose tokens the "expire tokens" fault expires, and what the next call then meets.
+TOKEN_PROVIDERS = {
+    Provider.PAYROC: "The next Payroc call with an old bearer token gets a 401.",
+    Provider.MOBILEPAY: "The account's Integra accessToken stops working; api/pos/manage/token "
+    "may then create a new one.",
+    Provider.KLEARLY: "The next Klearly call with an old merchant token gets a 401.",
+}
 RESULT_SCREEN_S = 30  # how long a decided payment stays on the terminal's screen
 RECENT_PAYMENTS = 10
+RECENT_RECEIPTS = 5
+RECENT_DELIVERIES = 10
 
 
 @dataclass
 class Screen:
     """What the terminal's display shows."""
 
-    tone: str  # idle, offline, waiting, approved, declined, canceled, timed_out, failed
+    tone: str  # idle, offline, waiting, reserved, approved, declined, canceled, timed_out, failed
     headline: str
     amount: str = ""
     detail: str = ""
@@ -55,13 +71,18 @@ def _screen(device: SandboxDevice, payment: SandboxPayment | None) -> Screen:
         return Screen(
             "offline", "Terminal offline", detail="No connection to the payment network.", note=note
         )
+    mobilepay = device.account.provider == Provider.MOBILEPAY
     if payment is None:
         detail = (
             "Busy with a transaction started elsewhere."
             if device.busy
             else "Start a payment from the dashboard; it appears here."
         )
+        if mobilepay and device.customer_checked_in and not device.busy:
+            detail = "A customer is checked in at this PoS. " + detail
         return Screen("idle", "Ready", detail=detail)
+    if mobilepay and payment.status in (PaymentStatus.PENDING, PaymentStatus.APPROVED):
+        return _mobilepay_screen(device, payment, now)
     if payment.status == PaymentStatus.PENDING:
         refund = payment.kind == PaymentKind.REFUND
         seconds_left = max(int((payment.timeout_at - now).total_seconds()), 0)
@@ -124,11 +145,62 @@ def _screen(device: SandboxDevice, payment: SandboxPayment | None) -> Screen:
     )
 
 
+def _magic_note(payment: SandboxPayment, now) -> str:
+    seconds_left = max(int((payment.timeout_at - now).total_seconds()), 0)
+    if payment.magic_outcome and payment.magic_outcome != scenarios.TIMEOUT and payment.outcome_at:
+        due = max((payment.outcome_at - now).total_seconds(), 0)
+        action = scenarios.BUTTONS[payment.magic_outcome].lower()
+        return f"Magic amount: the customer will {action} in {due:.0f} s."
+    if payment.magic_outcome == scenarios.TIMEOUT:
+        return f"Magic amount: nobody approves; times out in {seconds_left} s."
+    return f"Choose what the customer does. Times out in {seconds_left} s."
+
+
+def _mobilepay_screen(device: SandboxDevice, payment: SandboxPayment, now) -> Screen:
+    """The customer's MobilePay app: waiting for a check-in or approval, or Reserved."""
+    if payment.status == PaymentStatus.APPROVED:
+        if payment.captured:
+            return Screen(
+                "approved", "Captured", amount=payment.amount_display, detail="Paid with MobilePay."
+            )
+        return Screen(
+            "reserved",
+            "Reserved",
+            amount=payment.amount_display,
+            detail="The customer approved in the MobilePay app.",
+            note="Waiting for the point of sale to capture or cancel it.",
+        )
+    if payment.awaiting_amount:
+        return Screen(
+            "waiting",
+            "MobilePay",
+            detail="Checked in; waiting for the amount"
+            if device.customer_checked_in
+            else "Scan the QR code to check in",
+            note="Prepared payment: the point of sale has not sent the amount yet. "
+            + _magic_note(payment, now).split(". ", 1)[-1],
+        )
+    return Screen(
+        "waiting",
+        "MobilePay",
+        amount=payment.amount_display,
+        detail="Swipe to pay in the MobilePay app"
+        if device.customer_checked_in
+        else "Scan the QR code to pay",
+        note=_magic_note(payment, now),
+    )
+
+
 def _on_screen(device: SandboxDevice) -> SandboxPayment | None:
-    """The device's pending request, else the one decided in the last RESULT_SCREEN_S seconds."""
+    """The device's pending request, else (MobilePay) its Reserved payment, else the one decided
+    in the last RESULT_SCREEN_S seconds."""
     active = services.device_active_payment(device=device)
     if active is not None:
         return active
+    if device.account.provider == Provider.MOBILEPAY:
+        reserved = SandboxPayment.objects.reserved().filter(device=device).first()
+        if reserved is not None:
+            return reserved
     recent = timezone.now() - timedelta(seconds=RESULT_SCREEN_S)
     return (
         SandboxPayment.objects.filter(device=device, decided_at__gte=recent)
@@ -140,18 +212,35 @@ def _on_screen(device: SandboxDevice) -> SandboxPayment | None:
 
 def _screen_context(device: SandboxDevice, *, oob: bool = False) -> dict:
     """The screen, its buttons and the recent requests (`oob`: also swap the table, out of band)."""
+    webhooks.kick_if_due()
     device.refresh_from_db()
     payment = _on_screen(device)
     pending = payment if payment is not None and not payment.is_final else None
+    buttons = list(scenarios.BUTTONS.items()) if pending is not None and device.online else []
+    if pending is not None and pending.awaiting_amount:
+        # Nobody can approve a prepared payment before it has its amount.
+        buttons = [
+            (outcome, label)
+            for outcome, label in buttons
+            if outcome not in (scenarios.APPROVE, scenarios.DECLINE)
+        ]
     return {
         "device": device,
         "screen": _screen(device, payment),
         "pending": pending,
-        "buttons": list(scenarios.BUTTONS.items()) if pending is not None and device.online else [],
+        "buttons": buttons,
         "recent": SandboxPayment.objects.filter(device=device).order_by("-created_at", "-pk")[
             :RECENT_PAYMENTS
         ],
+        "receipts": device.receipts.select_related("payment")[:RECENT_RECEIPTS]
+        if device.account.provider == Provider.KOMOJU
+        else None,
+        "deliveries": device.webhook_deliveries.all()[:RECENT_DELIVERIES]
+        if device.account.provider in webhooks.BUILDERS
+        else None,
+        "webhook_url": device.account.settings.get("webhook_url", ""),
         "oob": oob,
+        "now": timezone.now(),
     }
 
 
@@ -188,6 +277,17 @@ def index(request):
             "base_url",
             root + reverse("sandbox:usaepay_transactions").removesuffix("/transactions"),
         ),
+        (
+            "MobilePay (Integra)",
+            "base_url",
+            root + reverse("sandbox:mobilepay_payments").removesuffix("api/pos/payments"),
+        ),
+        ("KOMOJU", "base_url", root + reverse("sandbox:komoju_sessions").removesuffix("/sessions")),
+        (
+            "Klearly",
+            "base_url",
+            root + reverse("sandbox:klearly_payments").removesuffix("/payments"),
+        ),
     ]
     return render(
         request,
@@ -216,9 +316,17 @@ def terminal(request, pk):
             "latency_ms": device.latency_ms,
             "fail_next_5xx": device.fail_next_5xx,
             "lose_next_response": device.lose_next_response,
+            "customer_checked_in": device.customer_checked_in,
+            "webhook_duplicate": device.webhook_duplicate,
+            "webhook_delay_s": device.webhook_delay_s,
+            "webhook_hold_next": device.webhook_hold_next,
+            "webhook_signature": device.webhook_signature,
         }
     )
-    context["is_payroc"] = device.account.provider == Provider.PAYROC
+    provider = device.account.provider
+    context["provider"] = provider
+    context["has_tokens"] = provider in TOKEN_PROVIDERS
+    context["token_note"] = TOKEN_PROVIDERS.get(provider, "")
     return render(request, "sandbox/terminal.html", context)
 
 
@@ -271,6 +379,42 @@ def terminal_expire_tokens(request, pk):
     expired = services.account_expire_tokens(account=device.account)
     messages.success(
         request,
-        f"Expired {expired} bearer token{'s' if expired != 1 else ''} of {device.account.label}.",
+        f"Expired {expired} token{'s' if expired != 1 else ''} of {device.account.label}.",
     )
     return redirect("sandbox:terminal", pk=device.pk)
+
+
+@public(PUBLIC)
+@require_GET
+def terminal_qr(request, pk):
+    """The PoS's QR code image (Integra's `qrCodeLink`): a pattern drawn from the posId, not a
+    scannable code; the sandbox's customer checks in with the switch on the terminal page."""
+    device = _device(pk)
+    seed = hashlib.sha256(f"{device.ref}:{device.serial}".encode()).digest()
+    size = 21
+    corners = ((0, 0), (0, size - 7), (size - 7, 0))  # the three finder squares
+
+    def dark(row: int, col: int) -> bool:
+        for top, left in corners:
+            if top <= row < top + 7 and left <= col < left + 7:
+                r, c = row - top, col - left
+                ring = min(r, c, 6 - r, 6 - c)
+                return ring != 1  # outer ring, white gap, 3x3 centre
+        bit = row * size + col
+        return bool(seed[bit // 8 % len(seed)] >> (bit % 8) & 1)
+
+    cells = [
+        f'<rect x="{col + 2}" y="{row + 2}" width="1" height="1"/>'
+        for row in range(size)
+        for col in range(size)
+        if dark(row, col)
+    ]
+    caption = escape(f"MobilePay PoS {device.serial or '(none)'} · terminal {device.ref}")
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 25 28" width="250" height="280">'
+        '<rect width="25" height="28" fill="#fff"/>'
+        f'<g fill="#5a78ff">{"".join(cells)}</g>'
+        f'<text x="12.5" y="26.5" font-size="1.2" text-anchor="middle" font-family="sans-serif">'
+        f"{caption}</text></svg>"
+    )
+    return HttpResponse(svg, content_type="image/svg+xml")

@@ -1,0 +1,314 @@
+"""Signed webhooks from the KOMOJU, Klearly and USAePay emulators into the dashboard.
+
+When a payment changes (the services call `payment_changed`), the provider's emulator module
+builds its events (`webhook_events(payment, change)` in `sandbox/<provider>.py`), and each one is
+written to the outbox (`SandboxWebhookDelivery`) with its exact body and headers, signed as the
+provider signs:
+
+| provider | signature header | key (account secret) | other headers |
+|---|---|---|---|
+| KOMOJU | `X-Komoju-Signature` | `webhook_secret` | `X-Komoju-ID` (= event id), `X-Komoju-Event` |
+| Klearly | `X-Klearly-Signature` | `webhook_secret` | |
+| USAePay | `X-Signature` | `webhook_signature_key` (else `api_key`) | |
+
+The signature is lowercase hex HMAC-SHA256 of the raw body. The target is the account's
+`settings["webhook_url"]`; without one the delivery is kept (and shown) but never sent.
+
+Sending happens after the database transaction commits, from a daemon thread of the process that
+made the change (and, as a fallback, whenever a wire call or the virtual terminal finds a due
+delivery and no sender running): a wire answer never waits for a webhook. A failed attempt
+(connection refused, 404, any non-2xx) is recorded and retried SANDBOX_WEBHOOK_RETRY_S ×
+attempts later, up to SANDBOX_WEBHOOK_MAX_ATTEMPTS. A sender claims a delivery with a
+conditional UPDATE (`claimed_until`), so several processes never send one row twice.
+
+Fault switches, per device (the virtual terminal page, or `services.device_set_switches`):
+duplicate (every event twice: same event id, same bytes), late (`webhook_delay_s`), out of order
+(the next event is held until the one after it was sent, at most SANDBOX_WEBHOOK_HOLD_MAX_S),
+unsigned and wrongly signed (HMAC with another key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from sandbox import conf
+from sandbox.models import Provider, SandboxDevice, SandboxPayment, SandboxWebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+BATCH = 20  # deliveries one pass of the sender takes
+IDLE_WAIT_S = 1.0  # longest pause of the sender between passes
+USER_AGENT = "dashboard-sandbox-webhooks/1"
+
+# What changed about a payment (the services' words).
+DECIDED = "decided"  # the customer, the terminal or time decided a pending request
+CANCELED = "canceled"  # the POS cancelled it over the API
+VOIDED = "voided"  # an approved pre-authorisation was cancelled
+CAPTURED = "captured"
+REFUNDED = "refunded"  # a referenced refund was made (the payment is the refund)
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event_type: str
+    body: dict
+
+
+@dataclass(frozen=True)
+class Signing:
+    header: str
+    secrets: tuple[str, ...]  # the first the account has is the key
+    event_headers: bool = False  # KOMOJU's X-Komoju-ID and X-Komoju-Event
+
+
+# "module:function" per provider, imported when first needed (the emulators import services).
+BUILDERS: dict[str, str] = {
+    Provider.KOMOJU: "sandbox.komoju:webhook_events",
+    Provider.KLEARLY: "sandbox.klearly:webhook_events",
+    Provider.USAEPAY: "sandbox.usaepay:webhook_events",
+}
+SIGNING: dict[str, Signing] = {
+    Provider.KOMOJU: Signing("X-Komoju-Signature", ("webhook_secret",), event_headers=True),
+    Provider.KLEARLY: Signing("X-Klearly-Signature", ("webhook_secret",)),
+    Provider.USAEPAY: Signing("X-Signature", ("webhook_signature_key", "api_key")),
+}
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# -- enqueueing -----------------------------------------------------------------------------------
+
+
+def payment_changed(*, payment: SandboxPayment, change: str) -> list[SandboxWebhookDelivery]:
+    """Writes the provider's webhooks about this change to the outbox; they are sent after the
+    current transaction commits. Never raises: a webhook problem must not fail a wire answer."""
+    try:
+        device = SandboxDevice.objects.select_related("account").get(pk=payment.device_id)
+        provider = device.account.provider
+        if provider not in BUILDERS:
+            return []
+        module_name, function_name = BUILDERS[provider].split(":")
+        build = getattr(importlib.import_module(module_name), function_name)
+        events = build(payment, change)
+        with transaction.atomic():
+            made = [row for event in events for row in _enqueue(device, payment, event)]
+    except Exception:
+        logger.exception("sandbox: could not enqueue the webhooks of payment %s", payment.pk)
+        return []
+    if any(row.url for row in made):
+        transaction.on_commit(kick)
+    return made
+
+
+def _enqueue(device: SandboxDevice, payment: SandboxPayment, event: Event):
+    account = device.account
+    signing = SIGNING[account.provider]
+    raw = json.dumps(event.body, separators=(",", ":"), ensure_ascii=False).encode()
+    key = next((account.secrets[name] for name in signing.secrets if account.secrets.get(name)), "")
+    mode = device.webhook_signature
+    signature = ""
+    if mode == "valid" and key:
+        signature = sign(key, raw)
+    elif mode == "wrong":
+        signature = sign("sandbox-wrong-key-" + key, raw)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if signing.event_headers:
+        headers["X-Komoju-ID"] = event.event_id
+        headers["X-Komoju-Event"] = event.event_type
+    if signature:
+        headers[signing.header] = signature
+    now = timezone.now()
+    deliver_after = now + timedelta(seconds=device.webhook_delay_s)
+    held = (
+        SandboxDevice.objects.filter(pk=device.pk, webhook_hold_next=True).update(
+            webhook_hold_next=False
+        )
+        == 1
+    )
+    if held:
+        deliver_after = max(
+            deliver_after, now + timedelta(seconds=conf.setting("SANDBOX_WEBHOOK_HOLD_MAX_S"))
+        )
+    fields = {
+        "account": account,
+        "device": device,
+        "payment": payment,
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "url": str(account.settings.get("webhook_url") or ""),
+        "body": raw.decode(),
+        "headers": headers,
+        "signature": signature,
+        "signing": mode,
+        "held": held,
+        "created_at": now,
+        "deliver_after": deliver_after,
+        "last_error": "" if account.settings.get("webhook_url") else "No webhook_url configured",
+    }
+    rows = [SandboxWebhookDelivery.objects.create(**fields)]
+    if device.webhook_duplicate:
+        rows.append(SandboxWebhookDelivery.objects.create(**fields, duplicate=True))
+    return rows
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+
+_lock = threading.Lock()
+_wake = threading.Event()
+_stop = threading.Event()
+_sender: threading.Thread | None = None
+
+
+def kick() -> None:
+    """Makes sure this process has a sender running, and wakes it."""
+    global _sender
+    with _lock:
+        _wake.set()
+        if _sender is None or not _sender.is_alive():
+            _stop.clear()
+            _sender = threading.Thread(target=_run, name="sandbox-webhooks", daemon=True)
+            _sender.start()
+
+
+def kick_if_due() -> None:
+    """The fallback "on the next read": start a sender when deliveries are due and none runs."""
+    if _sender is not None and _sender.is_alive():
+        return
+    max_attempts = int(conf.setting("SANDBOX_WEBHOOK_MAX_ATTEMPTS"))
+    if SandboxWebhookDelivery.objects.due(max_attempts=max_attempts).exists():
+        kick()
+
+
+def stop(timeout: float = 10.0) -> None:
+    """Stops this process's sender (tests call it before the database goes away)."""
+    global _sender
+    with _lock:
+        sender = _sender
+        _stop.set()
+        _wake.set()
+    if sender is not None:
+        sender.join(timeout)
+    with _lock:
+        if _sender is sender:
+            _sender = None
+
+
+def _run() -> None:
+    global _sender
+    try:
+        while not _stop.is_set():
+            _wake.clear()
+            deliver_due()
+            pause = _pause_until_next()
+            connection.close()  # hold no database connection while waiting
+            if pause is None:
+                with _lock:
+                    if not _wake.is_set():
+                        _sender = None
+                        return
+                continue
+            _wake.wait(pause)
+    except Exception:
+        logger.exception("sandbox: the webhook sender stopped")
+    finally:
+        connection.close()
+
+
+def _pause_until_next() -> float | None:
+    """Seconds until the next delivery is due (at most IDLE_WAIT_S), None when nothing is left."""
+    max_attempts = int(conf.setting("SANDBOX_WEBHOOK_MAX_ATTEMPTS"))
+    upcoming = (
+        SandboxWebhookDelivery.objects.undelivered()
+        .filter(attempts__lt=max_attempts)
+        .order_by("deliver_after")
+        .values_list("deliver_after", flat=True)
+        .first()
+    )
+    if upcoming is None:
+        return None
+    return min(max((upcoming - timezone.now()).total_seconds(), 0.0), IDLE_WAIT_S)
+
+
+def deliver_due() -> int:
+    """Sends every delivery that is due now, oldest first; returns how many were attempted."""
+    close_old_connections()
+    max_attempts = int(conf.setting("SANDBOX_WEBHOOK_MAX_ATTEMPTS"))
+    timeout = float(conf.setting("SANDBOX_WEBHOOK_TIMEOUT_S"))
+    attempted = 0
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        while not _stop.is_set():
+            now = timezone.now()
+            batch = list(
+                SandboxWebhookDelivery.objects.due(now, max_attempts=max_attempts).order_by(
+                    "deliver_after", "pk"
+                )[:BATCH]
+            )
+            if not batch:
+                return attempted
+            for delivery in batch:
+                lease = timezone.now() + timedelta(seconds=timeout + 5)
+                claimed = (
+                    SandboxWebhookDelivery.objects.due(timezone.now(), max_attempts=max_attempts)
+                    .filter(pk=delivery.pk)
+                    .update(claimed_until=lease)
+                )
+                if claimed:
+                    _attempt(client, delivery, max_attempts)
+                    attempted += 1
+    return attempted
+
+
+def _attempt(client: httpx.Client, delivery: SandboxWebhookDelivery, max_attempts: int) -> None:
+    status, error = None, ""
+    try:
+        response = client.post(
+            delivery.url, content=delivery.body.encode(), headers=delivery.headers
+        )
+        status = response.status_code
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:200]
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    changes = {
+        "attempts": attempts,
+        "last_status": status,
+        "last_error": error,
+        "last_attempt_at": now,
+        "claimed_until": None,
+        "held": False,
+    }
+    if not error:
+        changes["delivered_at"] = now
+    elif attempts < max_attempts:
+        retry = conf.setting("SANDBOX_WEBHOOK_RETRY_S") * attempts
+        changes["deliver_after"] = now + timedelta(seconds=retry)
+    SandboxWebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
+    if not delivery.held:
+        # Out of order: what was held back goes right after the delivery that came next.
+        SandboxWebhookDelivery.objects.filter(
+            account_id=delivery.account_id, held=True, pk__lt=delivery.pk, attempts=0
+        ).update(held=False, deliver_after=now)
+    logger.info(
+        "sandbox: webhook %s %s to %s -> %s",
+        delivery.event_type,
+        delivery.event_id,
+        delivery.url,
+        status or error,
+    )
