@@ -54,6 +54,9 @@ _REAL = {
 _SANDBOX_PATHS = {
     Provider.PAYROC: Endpoints("/sandbox/payroc/v1", "/sandbox/payroc/identity/authorize"),
     Provider.USAEPAY: Endpoints("/sandbox/usaepay/api/v2"),
+    Provider.KOMOJU: Endpoints("/sandbox/komoju/api/v1"),
+    Provider.KLEARLY: Endpoints("/sandbox/klearly/v1"),
+    Provider.MOBILEPAY: Endpoints("/sandbox/mobilepay"),
 }
 
 # Which secrets and settings each provider needs (field name, label).

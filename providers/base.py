@@ -289,6 +289,7 @@ class WebhookEvent:
     payment_ref: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     order_reference: str | None = None
+    duplicate: bool = False  # set by providers.webhooks.receive_webhook when the id was seen before
 
 
 def _utcnow() -> datetime:

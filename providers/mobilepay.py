@@ -79,12 +79,14 @@ from providers.base import (
 )
 from providers.errors import (
     AuthError,
+    BatteryLow,
     InvalidRequest,
     NotAbortable,
     NotFound,
     OutcomeUnknown,
     ProviderError,
     TerminalBusy,
+    TerminalOffline,
     UnexpectedResponse,
     UnsupportedOperation,
 )
@@ -149,6 +151,8 @@ ASSUMED: dict[str, str] = {
 ERROR_PHRASES: dict[str, tuple[str, ...]] = {
     "auth": ("accesstoken", "access token", "biocode", "unauthori"),
     "busy": ("active payment",),
+    "offline": ("offline", "cannot reach"),
+    "battery": ("battery",),
     "not_found": ("not found", "does not exist"),
 }
 
@@ -627,6 +631,10 @@ class MobilepayProvider(Provider):
                 f"or cancel it, then try again ({text}).",
                 **codes,
             )
+        if _mentions(lowered, "offline"):
+            raise TerminalOffline(f"The MobilePay PoS is offline ({text}).", **codes)
+        if _mentions(lowered, "battery"):
+            raise BatteryLow(f"The MobilePay PoS beacon's battery is too low ({text}).", **codes)
         if status == 404 or _mentions(lowered, "not_found"):
             raise NotFound(f"Integra could not find it: {text}", **codes)
         raise_for_common_status(response, self.api_name, text, moves_money=moves_money)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from providers.base import header_value
+from providers.base import WebhookEvent, header_value
 from providers.errors import InvalidRequest, InvalidSignature
+
+if TYPE_CHECKING:
+    from providers.base import Provider
 
 
 def verify_hmac_sha256_hex(signature: str | None, body: bytes, secret: str) -> None:
@@ -47,3 +51,31 @@ def signed_json_body(
         return json.loads(body)
     except ValueError:
         raise InvalidRequest(f"The {api_name} webhook body is not JSON.") from None
+
+
+class SeenEvents(Protocol):
+    """Where an account's delivered event ids are remembered (the dashboard keeps them in a table
+    with a unique constraint; tests use SeenEventsInMemory)."""
+
+    def add(self, event_id: str) -> bool:
+        """Remember ``event_id``; True if it is new, False if it was seen before."""
+
+
+class SeenEventsInMemory:
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+
+    def add(self, event_id: str) -> bool:
+        if event_id in self._ids:
+            return False
+        self._ids.add(event_id)
+        return True
+
+
+def receive_webhook(provider: Provider, headers: Mapping[str, str], body: bytes, seen: SeenEvents) -> WebhookEvent:
+    """Verify a delivery and flag a replay: providers deliver at least once, and an attacker may
+    replay a captured delivery (none of the three signs a timestamp), so an event id seen before is
+    a duplicate to acknowledge and ignore. Forged or unsigned deliveries raise InvalidSignature and
+    are never remembered."""
+    event = provider.verify_webhook(headers, body)
+    return dataclasses.replace(event, duplicate=not seen.add(event.event_id))

@@ -17,6 +17,7 @@ from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
 from tests.providers.payroc_openapi import validate_payroc_request
 
 ACCOUNTS = {
+    # secrets: both sides; settings: the dashboard's ProviderAccount; sandbox_settings: the emulator's.
     "payroc": {
         "secrets": {"api_key": "contract-payroc-key-4b1d8e2f9a7c6035"},
         "settings": {"processing_terminal_id": "1234001"},
@@ -30,6 +31,31 @@ ACCOUNTS = {
         },
         "settings": {},
         "devices": ["sa_ContractDevice00000000000001", "sa_ContractDevice00000000000002"],
+    },
+    "komoju": {
+        "secrets": {"secret_key": "sk_test_contract7d1e0c4b9a8f", "webhook_secret": "contract-komoju-whsec-2b7f"},
+        "settings": {"terminal_ids": ["tm_contract0001", "tm_contract0002"]},
+        "devices": ["tm_contract0001", "tm_contract0002"],
+        "currency": "JPY",
+    },
+    "klearly": {
+        "secrets": {
+            "partner_id": "partner-contract-01",
+            "partner_secret": "contract-klearly-secret-6c2d9e",
+            "webhook_secret": "contract-klearly-whsec-4a1b",
+        },
+        "settings": {"merchant_id": "kl-merchant-contract", "store_id": "kl-store-1"},
+        "devices": ["kl-device-contract-1", "kl-device-contract-2"],
+        "currency": "EUR",
+    },
+    "mobilepay": {
+        "secrets": {"access_token": "contract-integra-token-8e3f1a", "bio_code": "contract-bio-5521"},
+        "settings": {"terminal_ids": ["mp-pos-contract-1", "mp-pos-contract-2"]},
+        "devices": ["mp-pos-contract-1", "mp-pos-contract-2"],
+        "currency": "DKK",
+        "shows_card": False,  # MobilePay pays from the customer's app: no card reaches the POS
+        # Integra addresses a PoS by its terminal id; the posId (a UUID) is the device's serial.
+        "serials": ["7f1c9a3e-0b5d-4c2e-9f8a-1d2e3f4a5b61", "7f1c9a3e-0b5d-4c2e-9f8a-1d2e3f4a5b62"],
     },
 }
 PROVIDERS = list(ACCOUNTS)
@@ -48,9 +74,17 @@ class ContractEnv:
     def device(self) -> SandboxDevice:
         return self.devices[0]
 
+    @property
+    def shows_card(self) -> bool:
+        return ACCOUNTS[self.provider_name].get("shows_card", True)
+
+    @property
+    def currency(self) -> str:
+        return ACCOUNTS[self.provider_name].get("currency", "USD")
+
     def start_request(self, amount_minor: int, *, kind=PaymentKind.SALE, terminal_ref=None, timeout_s=60) -> StartRequest:
         return StartRequest(
-            kind=kind, terminal_ref=terminal_ref or self.device.ref, amount_minor=amount_minor, currency="USD",
+            kind=kind, terminal_ref=terminal_ref or self.device.ref, amount_minor=amount_minor, currency=self.currency,
             idempotency_key=str(uuid.uuid4()), reference="ct-" + uuid.uuid4().hex[:12],
             description="contract suite", timeout_s=timeout_s,
         )
@@ -71,11 +105,13 @@ class ContractEnv:
 def make_env(provider_name: str, merchant, *, secrets=None) -> ContractEnv:
     spec = ACCOUNTS[provider_name]
     sandbox_account = sandbox_account_ensure(
-        provider=provider_name, label=f"contract-{provider_name}", secrets=spec["secrets"], settings=spec["settings"]
+        provider=provider_name, label=f"contract-{provider_name}", secrets=spec["secrets"],
+        settings=spec.get("sandbox_settings", spec["settings"]),
     )
+    serials = spec.get("serials", spec["devices"])
     devices = [
-        sandbox_device_ensure(account=sandbox_account, ref=ref, name=f"Lane {i + 1}", model="MP200", serial=ref)
-        for i, ref in enumerate(spec["devices"])
+        sandbox_device_ensure(account=sandbox_account, ref=ref, name=f"Lane {i + 1}", model="MP200", serial=serial)
+        for i, (ref, serial) in enumerate(zip(spec["devices"], serials, strict=True))
     ]
     account = account_create(
         merchant=merchant, provider=provider_name, environment="sandbox",

@@ -7,12 +7,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from credentials.models import AccessToken
 from credentials.services import DatabaseTokenStore
 from credentials.verification import follow_to_final
-from providers.base import PaymentKind, PaymentState, RefundRequest
+from providers.base import BearerTokenProvider, PaymentKind, PaymentState, RefundRequest
 from providers.errors import (
     AuthError,
     NotAbortable,
@@ -35,7 +36,10 @@ APPROVE_AMOUNT, DECLINE_AMOUNT, CANCEL_AMOUNT, WAIT_AMOUNT = 1001, 1002, 1003, 1
 def run_sale(env, amount, **kwargs):
     started = start_exactly_once(env.adapter, env.start_request(amount, **kwargs))
     assert started.provider_ref
-    result = follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+    return settle(env, follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30))
+
+
+def settle(env, result):
     if result.state == PaymentState.AUTHORIZED:
         # MobilePay reserves a sale; the POS captures it (Integra's direct flow).
         assert env.adapter.capabilities.needs_capture
@@ -46,8 +50,8 @@ def run_sale(env, amount, **kwargs):
 def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
     token = env.adapter.obtain_token()
     if token is None:
-        # USAePay signs each request with a fresh seed: there is no token to cache or refresh.
-        assert env.provider_name == "usaepay"
+        # USAePay signs each request; KOMOJU and Integra use long-lived secrets: nothing to refresh.
+        assert not isinstance(env.adapter, BearerTokenProvider)
         assert env.adapter.list_terminals()
         assert AccessToken.objects.filter(account=env.account).count() == 0
         return
@@ -60,12 +64,15 @@ def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
 
 
 def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
-    had_token = env.adapter.obtain_token() is not None
-    assert had_token == (env.provider_name == "payroc")
-    assert account_expire_tokens(account=env.sandbox_account) == (1 if had_token else 0)
+    if env.adapter.obtain_token() is None:
+        # No expiring token (and Integra's long-lived token is not refreshed but rotated: see
+        # the MobilePay token reset tests).
+        assert not isinstance(env.adapter, BearerTokenProvider)
+        assert [t.ref for t in env.adapter.list_terminals()]
+        return
+    assert account_expire_tokens(account=env.sandbox_account) >= 1
     assert [t.ref for t in env.adapter.list_terminals()]
-    if had_token:
-        assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(minutes=50)
+    assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(minutes=50)
 
 
 def test_list_terminals_returns_every_device_with_honest_online_status(env):
@@ -75,7 +82,8 @@ def test_list_terminals_returns_every_device_with_honest_online_status(env):
     terminals = {t.ref: t for t in env.adapter.list_terminals()}
     if env.adapter.capabilities.reports_online:
         assert terminals[env.devices[0].ref].online is True
-        assert terminals[env.devices[1].ref].online is False
+        # Klearly lists connected terminals only: an offline one is absent rather than offline.
+        assert env.devices[1].ref not in terminals or terminals[env.devices[1].ref].online is False
     else:
         assert {t.online for t in terminals.values()} == {None}, "a provider without status must not claim online"
 
@@ -84,7 +92,8 @@ def test_sale_approved(env):
     result = run_sale(env, APPROVE_AMOUNT)
     assert result.state == PaymentState.APPROVED
     assert result.transaction_ref
-    assert result.card_last4 and len(result.card_last4) == 4
+    if env.shows_card:
+        assert result.card_last4 and len(result.card_last4) == 4
     assert env.charges() == 1
 
 
@@ -120,14 +129,17 @@ def test_abort_after_approval_is_refused_as_not_abortable(env):
 def test_refund_by_reference(env):
     sale = run_sale(env, APPROVE_AMOUNT)
     refund = env.adapter.refund(RefundRequest(
-        original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT, currency="USD",
+        original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT, currency=env.currency,
         idempotency_key=env.start_request(1).idempotency_key, reference="rf-" + sale.provider_ref[-8:],
         description="contract refund",
     ))
     # Klearly runs a referenced refund on the original terminal: it is followed like a payment.
     refund = follow_to_final(env.adapter, refund, kind=PaymentKind.REFUND, timeout_s=30)
     assert refund.state == PaymentState.APPROVED
-    original = SandboxPayment.objects.get(transaction_ref=sale.transaction_ref)
+    # The provider's id for the sale: a transaction key (most) or the payment id itself (Integra).
+    original = SandboxPayment.objects.get(
+        Q(transaction_ref=sale.transaction_ref) | Q(provider_ref=sale.transaction_ref), device__account=env.sandbox_account
+    )
     assert original.refunded_amount == APPROVE_AMOUNT
 
 
@@ -202,7 +214,7 @@ def test_a_response_lost_after_the_charge_is_recovered_by_the_retry_with_exactly
     assert env.starts(req.reference) == 1
     payment = SandboxPayment.objects.get(order_ref=req.reference)
     assert payment_decide(payment=payment, outcome=APPROVE)
-    final = follow_to_final(env.adapter, result, kind=PaymentKind.SALE, timeout_s=30)
+    final = settle(env, follow_to_final(env.adapter, result, kind=PaymentKind.SALE, timeout_s=30))
     assert final.state == PaymentState.APPROVED
     assert env.charges(req.reference) == 1
     assert env.starts(req.reference) == 1

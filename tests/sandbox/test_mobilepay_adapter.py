@@ -10,6 +10,7 @@ from providers.errors import (
     NotAbortable,
     ProviderUnavailable,
     TerminalBusy,
+    TerminalOffline,
 )
 from providers.recovery import start_exactly_once
 from sandbox import services
@@ -170,10 +171,9 @@ def test_the_busy_switch_is_terminal_busy(mobilepay, mobilepay_device):
 
 
 def test_an_offline_pos_is_refused_and_nothing_runs(mobilepay, mobilepay_device):
-    # The adapter knows no "offline" phrase (ERROR_PHRASES): an InvalidRequest that says so.
     services.device_set_switches(device=mobilepay_device, online=False)
 
-    with pytest.raises(InvalidRequest) as caught:
+    with pytest.raises(TerminalOffline) as caught:
         start_exactly_once(mobilepay, sale(2701))
 
     assert caught.value.permanent and "offline" in caught.value.message
