@@ -47,13 +47,16 @@ def follow_to_final(provider: Provider, result: PaymentResult, *, kind: PaymentK
     whole timeout plus grace: giving up early is how a POS charges a customer twice (USAePay's
     timeout handling)."""
     deadline = provider.deadline_for(datetime.now(timezone.utc), timeout_s)
-    while (
-        not result.is_final and result.state != PaymentState.AUTHORIZED and datetime.now(timezone.utc) < deadline
-    ):
-        if provider.capabilities.status_channel != "long_poll":
-            time.sleep(provider.capabilities.poll_interval_s)
+    long_poll = provider.capabilities.status_channel == "long_poll"
+    while not _settled(result) and datetime.now(timezone.utc) < deadline:
         result = provider.get_payment(result.provider_ref, kind=kind, wait=True)
+        if not _settled(result) and not long_poll:
+            time.sleep(provider.capabilities.poll_interval_s)
     return result
+
+
+def _settled(result: PaymentResult) -> bool:
+    return result.is_final or result.state == PaymentState.AUTHORIZED
 
 
 def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, on_step=None) -> CheckReport:

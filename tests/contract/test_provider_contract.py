@@ -239,3 +239,21 @@ def test_provider_check_exits_non_zero_when_a_step_fails(env):
         device_set_switches(device=device, online=False)
     with pytest.raises(CommandError):
         call_command("provider_check", env.provider_name, "--account", str(env.account.pk), stdout=io.StringIO())
+
+
+LOST_RESPONSE_RUNS = 100
+
+
+def test_a_lost_start_response_never_makes_a_second_charge_in_100_runs(env):
+    references = []
+    for _ in range(LOST_RESPONSE_RUNS):
+        device_set_switches(device=env.device, lose_next_response=True)
+        req = env.start_request(APPROVE_AMOUNT)
+        started = start_exactly_once(env.adapter, req, backoff_s=0.01)
+        final = settle(env, follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30))
+        assert final.state == PaymentState.APPROVED
+        references.append(req.reference)
+    for reference in references:
+        assert env.starts(reference) == 1
+        assert env.charges(reference) == 1
+    assert env.charges() == LOST_RESPONSE_RUNS

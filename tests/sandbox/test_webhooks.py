@@ -135,6 +135,32 @@ def test_a_duplicate_carries_the_same_event_id_and_bytes(webhook_device, webhook
     assert SandboxWebhookDelivery.objects.filter(duplicate=True).count() == 1
 
 
+SIGNATURE_HEADERS = {"usaepay": "X-Signature", "komoju": "X-Komoju-Signature", "klearly": "X-Klearly-Signature"}
+
+
+def test_the_adapter_rejects_forged_and_unsigned_deliveries_and_flags_a_replay(webhook_device, webhook_receiver):
+    from providers.webhooks import SeenEventsInMemory, receive_webhook
+
+    provider = webhook_device.account.provider
+    services.device_set_switches(device=webhook_device, webhook_duplicate=True)
+    decide(webhook_device)
+    first, replay = webhook_receiver.wait_for(2)
+    header = SIGNATURE_HEADERS[provider]
+    signature = next(v for k, v in first["headers"].items() if k.lower() == header.lower())
+    without = {k: v for k, v in first["headers"].items() if k.lower() != header.lower()}
+    forged = {**without, header: ("0" if signature[0] != "0" else "1") + signature[1:]}
+    seen = SeenEventsInMemory()
+
+    with verifier(provider) as adapter:
+        with pytest.raises(InvalidSignature):
+            receive_webhook(adapter, forged, first["body"], seen)
+        with pytest.raises(InvalidSignature):
+            receive_webhook(adapter, without, first["body"], seen)
+        assert receive_webhook(adapter, first["headers"], first["body"], seen).duplicate is False
+        again = receive_webhook(adapter, replay["headers"], replay["body"], seen)
+    assert again.duplicate is True
+
+
 def test_a_late_delivery_waits_its_delay(komoju_device, webhook_receiver):
     point_webhooks_at(komoju_device.account, webhook_receiver.url)
     services.device_set_switches(device=komoju_device, webhook_delay_s=1)
