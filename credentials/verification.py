@@ -77,7 +77,7 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
             record("auth", True, f"access token obtained, valid for {minutes} min")
         else:
             terminals = provider.list_terminals()
-            record("auth", True, "signed request accepted")
+            record("auth", True, "credentials accepted")
     except ProviderError as exc:
         record("auth", False, exc.message)
         return report
