@@ -5,6 +5,7 @@ from dashboard.models import membership_of
 # (label, url name, permission or None for any member)
 _NAVIGATION = [
     ("Overview", "home", None),
+    ("Terminals", "terminals:fleet", "terminals.view_terminals"),
     ("Resellers", "dashboard:reseller_list", "dashboard.manage_resellers"),
     ("Merchants", "dashboard:merchant_list", "dashboard.manage_merchants"),
     ("Stores", "dashboard:store_list", "dashboard.manage_stores"),

@@ -18,6 +18,9 @@ RESELLERS = {
     },
 }
 
+# Merchants whose providers work in another currency than USD.
+MERCHANT_CURRENCIES = {"Pixel Repair": "JPY", "Bolt Bikes": "DKK"}
+
 # (email, role, reseller, merchant, store)
 USERS = [
     ("admin@demo.test", Role.PLATFORM_ADMIN, None, None, None),
@@ -37,7 +40,10 @@ def load_demo_data() -> list[tuple[str, str]]:
         reseller, _ = Reseller.objects.get_or_create(name=reseller_name)
         resellers[reseller_name] = reseller
         for merchant_name, store_names in merchant_map.items():
-            merchant, _ = Merchant.objects.get_or_create(reseller=reseller, name=merchant_name)
+            merchant, _ = Merchant.objects.get_or_create(
+                reseller=reseller, name=merchant_name,
+                defaults={"default_currency": MERCHANT_CURRENCIES.get(merchant_name, "USD")},
+            )
             merchants[merchant_name] = merchant
             for store_name in store_names:
                 stores[(merchant_name, store_name)], _ = Store.objects.get_or_create(merchant=merchant, name=store_name)
@@ -82,6 +88,18 @@ DEMO_PROVIDER_ACCOUNTS = [
     ("Sunset Florist", "payroc", "Florist Payroc",
      {"api_key": "demo-payroc-florist-8a7e6d5c4b3a2910"}, {"processing_terminal_id": "1234003"},
      [("1850030001", "Shop", "PAX", "A920")]),
+    ("Sunset Florist", "klearly", "Florist Klearly",
+     {"partner_id": "demo-partner-florist", "partner_secret": "demo-klearly-florist-3d9c2b7a", "webhook_secret": "demo-florist-whsec-0c5e"},
+     {"merchant_id": "kl-merchant-florist", "store_id": "kl-store-beach-road"},
+     [("kl-florist-till-1", "Market stall", "Sunmi", "P2")]),
+    ("Pixel Repair", "komoju", "Pixel KOMOJU",
+     {"secret_key": "sk_test_demo_pixel_5b8e1f2c7a", "webhook_secret": "demo-pixel-whsec-6f1a"},
+     {"terminal_ids": ["tm_pixel_counter"]},
+     [("tm_pixel_counter", "Repair desk", "Castles", "S1F2")]),
+    ("Bolt Bikes", "mobilepay", "Bikes MobilePay",
+     {"access_token": "demo-integra-token-bolt-2e7d91", "bio_code": "demo-bio-bolt-4410"},
+     {"terminal_ids": ["mp-bolt-workshop"]},
+     [("mp-bolt-workshop", "Workshop", "MobilePay", "Beacon", "3b1f8c2e-6d4a-4f0b-9c7e-5a2d1e0f9b31")]),
 ]
 
 
@@ -93,12 +111,21 @@ def load_demo_provider_accounts() -> int:
     for merchant_name, provider, label, secrets, account_settings, devices in DEMO_PROVIDER_ACCOUNTS:
         merchant = Merchant.objects.get(name=merchant_name)
         sandbox_account = sandbox_account_ensure(provider=provider, label=label, secrets=secrets, settings=account_settings)
-        for ref, name, manufacturer, model in devices:
+        for ref, name, manufacturer, model, *serial in devices:
+            # Integra addresses a PoS by terminal id and knows it by its posId (the serial).
             sandbox_device_ensure(
-                account=sandbox_account, ref=ref, name=name, model=model, serial=ref if provider == "payroc" else f"0003131622{ref[-5:]}",
+                account=sandbox_account, ref=ref, name=name, model=model, serial=serial[0] if serial else ref,
                 manufacturer=manufacturer,
             )
         account_ensure(
             merchant=merchant, provider=provider, environment="sandbox", label=label, secrets=secrets, settings=account_settings
         )
     return len(DEMO_PROVIDER_ACCOUNTS)
+
+
+def sync_demo_terminals() -> int:
+    """Queue a terminal sync of every demo provider account. The worker runs them once the web
+    process (which serves the sandbox) answers; a sync that finds it not up yet tries again."""
+    from terminals.services import terminals_sync_all
+
+    return len(terminals_sync_all())

@@ -153,6 +153,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "refresh-expiring-tokens": {"task": "credentials.tasks.refresh_expiring_tokens", "schedule": 60.0},
+    # Starts the terminal syncs that are due; each account has its own cadence inside its rate budget.
+    "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
 }
 
 # Sandbox emulators of the five provider APIs; off in production unless asked for.

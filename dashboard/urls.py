@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/password/done/", views.password_change_done, name="password_change_done"),
     path("", include(org_patterns)),
     path("credentials/", include("credentials.urls")),
+    path("terminals/", include("terminals.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -12,6 +12,7 @@ from dashboard import services
 from dashboard.access import access, public, scoped
 from dashboard.forms import MerchantForm, ResellerForm, StoreForm
 from dashboard.models import Merchant, Reseller, Role, Store, membership_of
+from terminals.models import Terminal
 
 PAGE_SIZE = 25
 
@@ -81,7 +82,12 @@ def home(request):
         "merchants": Merchant.objects.for_user(user).count(),
         "stores": Store.objects.for_user(user).count(),
     }
-    return render(request, "dashboard/home.html", {"counts": counts})
+    terminal_counts = Terminal.objects.for_user(user).status_counts()  # one query, active terminals only
+    return render(
+        request,
+        "dashboard/home.html",
+        {"counts": counts, "terminal_counts": terminal_counts, "terminal_total": sum(terminal_counts.values())},
+    )
 
 
 # --- resellers ------------------------------------------------------------------------------------

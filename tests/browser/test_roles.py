@@ -19,10 +19,10 @@ def nav_labels(page):
 
 
 EXPECTED_NAV = {
-    Role.PLATFORM_ADMIN: ["Overview", "Resellers", "Merchants", "Stores", "Provider accounts"],
-    Role.RESELLER_ADMIN: ["Overview", "Merchants", "Stores", "Provider accounts"],
-    Role.MERCHANT_MANAGER: ["Overview"],
-    Role.CASHIER: ["Overview"],
+    Role.PLATFORM_ADMIN: ["Overview", "Terminals", "Resellers", "Merchants", "Stores", "Provider accounts"],
+    Role.RESELLER_ADMIN: ["Overview", "Terminals", "Merchants", "Stores", "Provider accounts"],
+    Role.MERCHANT_MANAGER: ["Overview", "Terminals"],
+    Role.CASHIER: ["Overview", "Terminals"],
 }
 
 

@@ -53,12 +53,20 @@ def _instances(tenant):
     from credentials.environments import Environment, Provider
     from credentials.models import ProviderAccount
     from credentials.services import account_create
+    from terminals.models import Terminal
 
     account = ProviderAccount.objects.filter(merchant=tenant.merchant).first() or account_create(
         merchant=tenant.merchant, provider=Provider.USAEPAY, environment=Environment.SANDBOX,
         label="Main", secrets={"api_key": "k" * 32, "api_pin": "1234"},
     )
-    return {Reseller: tenant.reseller, Merchant: tenant.merchant, Store: tenant.store, ProviderAccount: account}
+    terminal = Terminal.objects.filter(merchant=tenant.merchant).first() or Terminal.objects.create(
+        account=account, merchant=tenant.merchant, provider=account.provider, store=tenant.store,
+        provider_ref="sa_AccessWalkTerminal", name=f"Terminal of {tenant.merchant.name}",
+    )
+    return {
+        Reseller: tenant.reseller, Merchant: tenant.merchant, Store: tenant.store, ProviderAccount: account,
+        Terminal: terminal,
+    }
 
 
 OTHER_TENANT_ROLES = [Role.RESELLER_ADMIN, Role.MERCHANT_MANAGER, Role.CASHIER]
