@@ -7,19 +7,12 @@ from django.db import models
 
 from credentials import vault
 from credentials.environments import Environment, Provider, endpoints_for
-from dashboard.models import Merchant, Role, membership_of
+from dashboard.models import Merchant, scoped_to_merchant
 
 
 class ProviderAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> ProviderAccountQuerySet:
-        m = membership_of(user)
-        if m is None:
-            return self.none()
-        if m.role == Role.PLATFORM_ADMIN:
-            return self.all()
-        if m.role == Role.RESELLER_ADMIN:
-            return self.filter(merchant__reseller_id=m.reseller_id)
-        return self.filter(merchant_id=m.merchant_id)
+        return scoped_to_merchant(self, user, "merchant")
 
     def active(self) -> ProviderAccountQuerySet:
         return self.filter(is_active=True)

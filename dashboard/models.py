@@ -25,6 +25,19 @@ def membership_of(user) -> Membership | None:
     return user._membership_cache
 
 
+def scoped_to_merchant(queryset, user, merchant_field: str):
+    """`queryset` narrowed to the merchants `user` may see, for rows that belong to a merchant through
+    `merchant_field` (e.g. "merchant" or "account__merchant"): the tenancy rule for merchant-owned data."""
+    m = membership_of(user)
+    if m is None:
+        return queryset.none()
+    if m.role == Role.PLATFORM_ADMIN:
+        return queryset
+    if m.role == Role.RESELLER_ADMIN:
+        return queryset.filter(**{f"{merchant_field}__reseller_id": m.reseller_id})
+    return queryset.filter(**{f"{merchant_field}_id": m.merchant_id})
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 

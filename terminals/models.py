@@ -18,7 +18,7 @@ from django.db.models import Count, Q
 
 from credentials.environments import Provider
 from credentials.models import ProviderAccount
-from dashboard.models import Merchant, Role, Store, membership_of
+from dashboard.models import Merchant, Role, Store, membership_of, scoped_to_merchant
 
 NAME_MAX_LENGTH = 64
 
@@ -178,14 +178,7 @@ ACTIVE_SYNC_STATES = ["queued", "fetching", "saving", "retrying"]
 class SyncRunQuerySet(models.QuerySet):
     def for_user(self, user) -> SyncRunQuerySet:
         """Runs of the accounts whose terminals the user may see (through the account's merchant)."""
-        m = membership_of(user)
-        if m is None:
-            return self.none()
-        if m.role == Role.PLATFORM_ADMIN:
-            return self.all()
-        if m.role == Role.RESELLER_ADMIN:
-            return self.filter(account__merchant__reseller_id=m.reseller_id)
-        return self.filter(account__merchant_id=m.merchant_id)
+        return scoped_to_merchant(self, user, "account__merchant")
 
     def active(self) -> SyncRunQuerySet:
         return self.filter(state__in=ACTIVE_SYNC_STATES)
