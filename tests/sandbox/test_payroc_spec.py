@@ -9,15 +9,11 @@ import httpx
 import pytest
 
 from sandbox import services
-from tests.providers.payroc_openapi import payroc_spec_available, validate_payroc_response
+from tests.providers.payroc_openapi import validate_payroc_response
 from tests.sandbox.conftest import new_key, sale_body, start_instruction, wait_until
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not payroc_spec_available(), reason="Payroc's OpenAPI spec is not available"
-    ),
-]
+# The spec is vendored (tests/providers/data/): these never skip.
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def checked(response: httpx.Response) -> httpx.Response:
