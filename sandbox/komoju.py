@@ -433,6 +433,17 @@ def _session(account, session_id: str) -> SandboxSession | None:
     return session
 
 
+def _reachable_session(account, session_id: str):
+    """(session, None), or (None, the answer KOMOJU gives instead): 404 for an unknown session,
+    503 while the 5xx fault switch of the session's terminal is on."""
+    found = _session(account, session_id)
+    if found is None:
+        return None, _not_found("Session")
+    if found.payment is not None and faults.device_faults(found.payment.device):
+        return None, _unavailable()
+    return found, None
+
+
 def _device(account, terminal_id: str) -> SandboxDevice | None:
     return account.devices.select_related("account").filter(ref=terminal_id).first()
 
@@ -506,11 +517,9 @@ def sessions(request, account):
 def session(request, account, session_id):
     if request.method != "GET":
         return _error(405, "method_not_allowed", "Method not allowed.")
-    found = _session(account, session_id)
-    if found is None:
-        return _not_found("Session")
-    if found.payment is not None and faults.device_faults(found.payment.device):
-        return _unavailable()
+    found, refusal = _reachable_session(account, session_id)
+    if refusal is not None:
+        return refusal
     return JsonResponse(session_object(request, found))
 
 
@@ -518,11 +527,9 @@ def session(request, account, session_id):
 def session_cancel(request, account, session_id):
     if request.method != "POST":
         return _error(405, "method_not_allowed", "Method not allowed.")
-    found = _session(account, session_id)
-    if found is None:
-        return _not_found("Session")
-    if found.payment is not None and faults.device_faults(found.payment.device):
-        return _unavailable()
+    found, refusal = _reachable_session(account, session_id)
+    if refusal is not None:
+        return refusal
 
     def cancel():
         if not services.session_cancel(session=found):

@@ -29,6 +29,7 @@ from providers.errors import (
     ProviderUnavailable,
     RateLimited,
     UnexpectedResponse,
+    UnsupportedOperation,
 )
 from providers.http import (
     json_object,
@@ -306,19 +307,19 @@ class AcmeProvider(BearerTokenProvider):
         raise NotFound()
 
     def start_payment(self, req):
-        raise NotImplementedError
+        raise UnsupportedOperation("this stand-in only exercises tokens and errors")
 
     def find_started_payment(self, req):
-        raise NotImplementedError
+        raise UnsupportedOperation("this stand-in only exercises tokens and errors")
 
     def get_payment(self, provider_ref, *, kind, wait=False):
-        raise NotImplementedError
+        raise UnsupportedOperation("this stand-in only exercises tokens and errors")
 
     def abort_payment(self, provider_ref, *, kind):
-        raise NotImplementedError
+        raise UnsupportedOperation("this stand-in only exercises tokens and errors")
 
     def refund(self, req):
-        raise NotImplementedError
+        raise UnsupportedOperation("this stand-in only exercises tokens and errors")
 
 
 @pytest.fixture
