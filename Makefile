@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint format bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -20,6 +20,14 @@ demo: install
 
 test: install
 	.venv/bin/python -m pytest
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
 
 bench: install
 	.venv/bin/python -m pytest benchmarks -q -p no:warnings
