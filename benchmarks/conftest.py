@@ -43,7 +43,9 @@ def pytest_sessionfinish(session, exitstatus):
     for row in RESULTS:
         target = "" if row["target"] is None else f"≤ {row['target']}"
         lines.append(f"{row['name']:<40} {row['value']:>10.2f} {row['unit']:<6} {target:>8}")
-    session.config.get_terminal_writer().write("\n".join(lines) + "\n\nwritten to bench-results.json\n")
+    session.config.get_terminal_writer().write(
+        "\n".join(lines) + "\n\nwritten to bench-results.json\n"
+    )
 
 
 @pytest.fixture
@@ -69,9 +71,22 @@ def gunicorn_url(transactional_db, settings):
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(
-        [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            str(gunicorn),
+            "dashboard.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

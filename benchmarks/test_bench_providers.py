@@ -1,10 +1,9 @@
 """Adapter round trips against the sandbox emulators over real HTTP (live server, loopback)."""
 
-
-import pytest
-
 import statistics
 import time
+
+import pytest
 
 from benchmarks.conftest import median_ms
 from providers.base import PaymentKind, PaymentState
@@ -44,6 +43,9 @@ def test_list_terminals(provider, gunicorn_url, tenant_a, record):
     env = make_env(provider, tenant_a.merchant)
     env.adapter.obtain_token()
     with env.adapter:
-        record(f"{provider}.list_terminals_ms", median_ms(env.adapter.list_terminals, runs=30), "ms", 100)
-
-
+        record(
+            f"{provider}.list_terminals_ms",
+            median_ms(env.adapter.list_terminals, runs=30),
+            "ms",
+            100,
+        )

@@ -20,21 +20,33 @@ from terminals.models import SyncState, Terminal, TerminalStatus
 MERCHANTS = 200
 TERMINALS = 10_000
 PROVIDERS = ["usaepay", "payroc", "usaepay", "komoju", "klearly", "mobilepay"]
-STATUSES = [TerminalStatus.ONLINE] * 6 + [TerminalStatus.OFFLINE, TerminalStatus.BUSY, TerminalStatus.UNKNOWN]
+STATUSES = [TerminalStatus.ONLINE] * 6 + [
+    TerminalStatus.OFFLINE,
+    TerminalStatus.BUSY,
+    TerminalStatus.UNKNOWN,
+]
 
 
 def _seed_fleet(reseller, *, merchants: int, terminals: int, start: int = 0) -> None:
     """`merchants` merchants of `reseller`, two stores and one provider account each, and `terminals`
     terminals spread over them (mixed providers, statuses, stores), written in bulk."""
     now = timezone.now()
-    made = Merchant.objects.bulk_create(Merchant(reseller=reseller, name=f"Bench merchant {start + i:03d}") for i in range(merchants))
+    made = Merchant.objects.bulk_create(
+        Merchant(reseller=reseller, name=f"Bench merchant {start + i:03d}")
+        for i in range(merchants)
+    )
     stores = Store.objects.bulk_create(
         Store(merchant=m, name=name) for m in made for name in ("High Street", "Harbour")
     )
     secrets = vault.encrypt({"api_key": "bench"})
     accounts = ProviderAccount.objects.bulk_create(
-        ProviderAccount(merchant=m, provider=PROVIDERS[i % len(PROVIDERS)], environment="sandbox", label="Main",
-                        secrets_encrypted=secrets)
+        ProviderAccount(
+            merchant=m,
+            provider=PROVIDERS[i % len(PROVIDERS)],
+            environment="sandbox",
+            label="Main",
+            secrets_encrypted=secrets,
+        )
         for i, m in enumerate(made)
     )
     stores_of = {m.pk: [s for s in stores if s.merchant_id == m.pk] for m in made}
@@ -47,16 +59,25 @@ def _seed_fleet(reseller, *, merchants: int, terminals: int, start: int = 0) -> 
         status = STATUSES[n % len(STATUSES)]
         rows.append(
             Terminal(
-                account=account, merchant_id=account.merchant_id, provider=account.provider,
-                store=store_choice[n % 3], provider_ref=f"ref-{n:06d}", serial_number=f"0003131622{n:06d}",
-                model="Castles MP200", name=f"Lane {n:05d}", status=status, status_checked_at=now,
+                account=account,
+                merchant_id=account.merchant_id,
+                provider=account.provider,
+                store=store_choice[n % 3],
+                provider_ref=f"ref-{n:06d}",
+                serial_number=f"0003131622{n:06d}",
+                model="Castles MP200",
+                name=f"Lane {n:05d}",
+                status=status,
+                status_checked_at=now,
                 last_seen_at=now if status != TerminalStatus.OFFLINE else None,
                 is_active=n % 50 != 0,
             )
         )
     Terminal.objects.bulk_create(rows, batch_size=2000)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE terminals_terminal; ANALYZE dashboard_merchant; ANALYZE dashboard_store")
+        cursor.execute(
+            "ANALYZE terminals_terminal; ANALYZE dashboard_merchant; ANALYZE dashboard_store"
+        )
 
 
 def _fleet_queries(client, url) -> int:
@@ -77,7 +98,9 @@ def test_fleet_page_of_a_reseller_with_10000_terminals(tenant_a, record):
     _seed_fleet(tenant_a.reseller, merchants=MERCHANTS - 2, terminals=TERMINALS - 10, start=2)
     assert Terminal.objects.for_user(tenant_a.users[Role.RESELLER_ADMIN]).count() == TERMINALS
     large = (_fleet_queries(client, first_page), _fleet_queries(client, searched))
-    assert small == large, f"queries grow with the fleet: {small} for 10 terminals, {large} for {TERMINALS}"
+    assert small == large, (
+        f"queries grow with the fleet: {small} for 10 terminals, {large} for {TERMINALS}"
+    )
     record("fleet.queries", max(large), "count", 10)
 
     def get(url):
@@ -90,7 +113,9 @@ def test_fleet_page_of_a_reseller_with_10000_terminals(tenant_a, record):
     record("fleet.first_page_ms", median_ms(get(first_page)), "ms", 50)
     record("fleet.search_ms", median_ms(get(searched)), "ms", 50)
     ids = "&".join(f"id={pk}" for pk in Terminal.objects.values_list("pk", flat=True)[:25])
-    record("fleet.statuses_ms", median_ms(get_partial(client, f"/terminals/statuses/?{ids}")), "ms", 50)
+    record(
+        "fleet.statuses_ms", median_ms(get_partial(client, f"/terminals/statuses/?{ids}")), "ms", 50
+    )
 
 
 def get_partial(client, url):
@@ -108,8 +133,15 @@ def test_sync_of_an_account_with_1000_terminals(gunicorn_url, tenant_a, record):
 
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=0, label="Bench USAePay")
     SandboxDevice.objects.bulk_create(
-        SandboxDevice(account=fleet.sandbox_account, ref=f"sa_Bench{i:024d}", name=f"Lane {i:04d}",
-                      manufacturer="Castles", model="MP200", serial=f"0003131622{i:05d}", online=i % 10 != 0)
+        SandboxDevice(
+            account=fleet.sandbox_account,
+            ref=f"sa_Bench{i:024d}",
+            name=f"Lane {i:04d}",
+            manufacturer="Castles",
+            model="MP200",
+            serial=f"0003131622{i:05d}",
+            online=i % 10 != 0,
+        )
         for i in range(1000)
     )
 
@@ -118,12 +150,18 @@ def test_sync_of_an_account_with_1000_terminals(gunicorn_url, tenant_a, record):
     elapsed = time.perf_counter() - start
     assert run.state == SyncState.SUCCEEDED, run.error
     assert (run.listed, run.added, run.requests) == (1000, 1000, 10)
-    assert Terminal.objects.filter(account=fleet.account, status=TerminalStatus.OFFLINE).count() == 100
+    assert (
+        Terminal.objects.filter(account=fleet.account, status=TerminalStatus.OFFLINE).count() == 100
+    )
     record("sync.1000_terminals_s", elapsed, "s", 5)
 
     # A second sync that finds 100 terminals switched off and 1 gone: the usual case after the first.
-    SandboxDevice.objects.filter(account=fleet.sandbox_account, ref__endswith="1").update(online=False)
-    SandboxDevice.objects.filter(account=fleet.sandbox_account, ref="sa_Bench" + "0" * 23 + "2").delete()
+    SandboxDevice.objects.filter(account=fleet.sandbox_account, ref__endswith="1").update(
+        online=False
+    )
+    SandboxDevice.objects.filter(
+        account=fleet.sandbox_account, ref="sa_Bench" + "0" * 23 + "2"
+    ).delete()
     start = time.perf_counter()
     run = terminal_sync_account_now(account=fleet.account)
     elapsed = time.perf_counter() - start

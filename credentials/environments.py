@@ -38,7 +38,9 @@ class Endpoints:
 
 # Real hosts from ../shared/providers/*.md. Sandbox entries are paths below settings.SANDBOX_BASE_URL.
 _REAL = {
-    (Provider.PAYROC, Environment.LIVE): Endpoints("https://api.payroc.com/v1", "https://identity.payroc.com/authorize"),
+    (Provider.PAYROC, Environment.LIVE): Endpoints(
+        "https://api.payroc.com/v1", "https://identity.payroc.com/authorize"
+    ),
     (Provider.PAYROC, Environment.PROVIDER_TEST): Endpoints(
         "https://api.uat.payroc.com/v1", "https://identity.uat.payroc.com/authorize"
     ),
@@ -62,9 +64,17 @@ _SANDBOX_PATHS = {
 # Which secrets and settings each provider needs (field name, label).
 SECRET_FIELDS = {
     Provider.PAYROC: [("api_key", "API key")],
-    Provider.USAEPAY: [("api_key", "API key"), ("api_pin", "API PIN"), ("webhook_signature_key", "Webhook signature key")],
+    Provider.USAEPAY: [
+        ("api_key", "API key"),
+        ("api_pin", "API PIN"),
+        ("webhook_signature_key", "Webhook signature key"),
+    ],
     Provider.KOMOJU: [("secret_key", "Secret key"), ("webhook_secret", "Webhook secret")],
-    Provider.KLEARLY: [("partner_id", "Partner ID"), ("partner_secret", "Partner secret"), ("webhook_secret", "Webhook secret")],
+    Provider.KLEARLY: [
+        ("partner_id", "Partner ID"),
+        ("partner_secret", "Partner secret"),
+        ("webhook_secret", "Webhook secret"),
+    ],
     Provider.MOBILEPAY: [("access_token", "Access token"), ("bio_code", "bioCode")],
 }
 SETTING_FIELDS = {
@@ -82,11 +92,15 @@ def endpoints_for(provider: str, environment: str) -> Endpoints:
         if paths is None:
             raise LookupError(f"no sandbox for provider {provider!r} yet")
         root = settings.SANDBOX_BASE_URL.rstrip("/")
-        return Endpoints(root + paths.base_url, root + paths.identity_url if paths.identity_url else None)
+        return Endpoints(
+            root + paths.base_url, root + paths.identity_url if paths.identity_url else None
+        )
     try:
         return _REAL[(provider, environment)]
     except KeyError:
-        raise LookupError(f"no known {environment!r} environment for provider {provider!r}") from None
+        raise LookupError(
+            f"no known {environment!r} environment for provider {provider!r}"
+        ) from None
 
 
 def supported_providers() -> list[str]:

@@ -23,7 +23,9 @@ class ProviderAccount(models.Model):
     `secrets_encrypted` holds MultiFernet(JSON). `pending_secrets_encrypted` holds a replacement that is
     being verified (two-phase rotation); the active one keeps working until the new one is verified."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="provider_accounts")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="provider_accounts"
+    )
     provider = models.CharField(max_length=20, choices=Provider.CHOICES)
     environment = models.CharField(max_length=10, choices=Environment.CHOICES)
     label = models.CharField(max_length=100)
@@ -39,7 +41,9 @@ class ProviderAccount(models.Model):
     class Meta:
         ordering = ["merchant__name", "provider", "label"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "provider", "label"], name="provider_account_label_unique")
+            models.UniqueConstraint(
+                fields=["merchant", "provider", "label"], name="provider_account_label_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -62,7 +66,9 @@ class ProviderAccount(models.Model):
 class AccessToken(models.Model):
     """The provider's current bearer token for an account (Payroc, Klearly), encrypted like a secret."""
 
-    account = models.OneToOneField(ProviderAccount, on_delete=models.CASCADE, related_name="access_token")
+    account = models.OneToOneField(
+        ProviderAccount, on_delete=models.CASCADE, related_name="access_token"
+    )
     token_encrypted = models.TextField()
     expires_at = models.DateTimeField()
     obtained_at = models.DateTimeField(auto_now=True)
@@ -83,8 +89,12 @@ class AuditAction(models.TextChoices):
 
 
 class CredentialAuditEvent(models.Model):
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="audit_events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     action = models.CharField(max_length=30, choices=AuditAction.choices)
     detail = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -16,11 +16,22 @@ from providers.registry import get_provider
 
 
 def _audit(account: ProviderAccount, action: str, *, actor=None, detail: str = "") -> None:
-    CredentialAuditEvent.objects.create(account=account, action=action, actor=actor, detail=detail[:300])
+    CredentialAuditEvent.objects.create(
+        account=account, action=action, actor=actor, detail=detail[:300]
+    )
 
 
 @transaction.atomic
-def account_create(*, merchant, provider: str, environment: str, label: str, secrets: dict, settings: dict | None = None, actor=None) -> ProviderAccount:
+def account_create(
+    *,
+    merchant,
+    provider: str,
+    environment: str,
+    label: str,
+    secrets: dict,
+    settings: dict | None = None,
+    actor=None,
+) -> ProviderAccount:
     account = ProviderAccount.objects.create(
         merchant=merchant,
         provider=provider,
@@ -33,13 +44,28 @@ def account_create(*, merchant, provider: str, environment: str, label: str, sec
     return account
 
 
-def account_ensure(*, merchant, provider: str, environment: str, label: str, secrets: dict, settings: dict | None = None) -> ProviderAccount:
+def account_ensure(
+    *,
+    merchant,
+    provider: str,
+    environment: str,
+    label: str,
+    secrets: dict,
+    settings: dict | None = None,
+) -> ProviderAccount:
     """Idempotent creation for the demo loader: an existing account is left as it is."""
-    existing = ProviderAccount.objects.filter(merchant=merchant, provider=provider, label=label).first()
+    existing = ProviderAccount.objects.filter(
+        merchant=merchant, provider=provider, label=label
+    ).first()
     if existing:
         return existing
     return account_create(
-        merchant=merchant, provider=provider, environment=environment, label=label, secrets=secrets, settings=settings
+        merchant=merchant,
+        provider=provider,
+        environment=environment,
+        label=label,
+        secrets=secrets,
+        settings=settings,
     )
 
 
@@ -53,14 +79,24 @@ class DatabaseTokenStore:
         row = AccessToken.objects.filter(account=self.account).first()
         if row is None:
             return None
-        return Token(access_token=vault.decrypt(row.token_encrypted)["access_token"], expires_at=row.expires_at)
+        return Token(
+            access_token=vault.decrypt(row.token_encrypted)["access_token"],
+            expires_at=row.expires_at,
+        )
 
     def save(self, token: Token) -> None:
         AccessToken.objects.update_or_create(
             account=self.account,
-            defaults={"token_encrypted": vault.encrypt({"access_token": token.access_token}), "expires_at": token.expires_at},
+            defaults={
+                "token_encrypted": vault.encrypt({"access_token": token.access_token}),
+                "expires_at": token.expires_at,
+            },
         )
-        _audit(self.account, AuditAction.TOKEN_OBTAINED, detail=f"expires {token.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+        _audit(
+            self.account,
+            AuditAction.TOKEN_OBTAINED,
+            detail=f"expires {token.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+        )
 
 
 def account_config(account: ProviderAccount, *, secrets: dict | None = None) -> AccountConfig:
@@ -77,7 +113,9 @@ def account_config(account: ProviderAccount, *, secrets: dict | None = None) -> 
 
 def provider_for(account: ProviderAccount, *, client=None):
     """The provider adapter for an account, with its token cached in the database."""
-    return get_provider(account_config(account), token_store=DatabaseTokenStore(account), client=client)
+    return get_provider(
+        account_config(account), token_store=DatabaseTokenStore(account), client=client
+    )
 
 
 def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:
@@ -85,13 +123,19 @@ def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None)
     so a token is replaced well before the adapter's own 2-minute margin). Returns how many."""
     now = now or timezone.now()
     refreshed = 0
-    due = AccessToken.objects.filter(expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True)
+    due = AccessToken.objects.filter(
+        expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True
+    )
     for row in due.select_related("account"):
         try:
             provider_for(row.account).obtain_token()
             refreshed += 1
         except ProviderError as exc:
-            _audit(row.account, AuditAction.VERIFY_FAILED, detail=f"token refresh failed: {exc.message}")
+            _audit(
+                row.account,
+                AuditAction.VERIFY_FAILED,
+                detail=f"token refresh failed: {exc.message}",
+            )
     return refreshed
 
 

@@ -38,7 +38,9 @@ def decrypt(token: str) -> dict[str, str]:
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except InvalidToken:
-        raise VaultError("a stored credential cannot be decrypted with the configured keys") from None
+        raise VaultError(
+            "a stored credential cannot be decrypted with the configured keys"
+        ) from None
 
 
 def reencrypt(token: str) -> str:
@@ -48,7 +50,9 @@ def reencrypt(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
-        raise VaultError("a stored credential cannot be decrypted with the configured keys") from None
+        raise VaultError(
+            "a stored credential cannot be decrypted with the configured keys"
+        ) from None
 
 
 def mask(secret: str) -> str:

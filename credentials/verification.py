@@ -11,9 +11,17 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from providers.base import FINAL_STATES, PaymentKind, PaymentResult, PaymentState, Provider, RefundRequest, StartRequest
+from providers.base import (
+    FINAL_STATES,
+    PaymentKind,
+    PaymentResult,
+    PaymentState,
+    Provider,
+    RefundRequest,
+    StartRequest,
+)
 from providers.errors import ProviderError
 from providers.recovery import start_exactly_once
 
@@ -42,13 +50,15 @@ def _reference() -> str:
     return "chk-" + uuid.uuid4().hex[:16]
 
 
-def follow_to_final(provider: Provider, result: PaymentResult, *, kind: PaymentKind, timeout_s: int) -> PaymentResult:
+def follow_to_final(
+    provider: Provider, result: PaymentResult, *, kind: PaymentKind, timeout_s: int
+) -> PaymentResult:
     """Poll (or long-poll) until final, or authorized (waiting for our capture), for the terminal's
     whole timeout plus grace: giving up early is how a POS charges a customer twice (USAePay's
     timeout handling)."""
-    deadline = provider.deadline_for(datetime.now(timezone.utc), timeout_s)
+    deadline = provider.deadline_for(datetime.now(UTC), timeout_s)
     long_poll = provider.capabilities.status_channel == "long_poll"
-    while not _settled(result) and datetime.now(timezone.utc) < deadline:
+    while not _settled(result) and datetime.now(UTC) < deadline:
         result = provider.get_payment(result.provider_ref, kind=kind, wait=True)
         if not _settled(result) and not long_poll:
             time.sleep(provider.capabilities.poll_interval_s)
@@ -59,7 +69,9 @@ def _settled(result: PaymentResult) -> bool:
     return result.is_final or result.state == PaymentState.AUTHORIZED
 
 
-def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, on_step=None) -> CheckReport:
+def run_check(
+    provider: Provider, *, currency: str = "USD", money: bool = True, on_step=None
+) -> CheckReport:
     report = CheckReport()
 
     def record(name: str, passed: bool, detail: str) -> bool:
@@ -73,7 +85,7 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
     try:
         token = provider.obtain_token()
         if token is not None:
-            minutes = int((token.expires_at - datetime.now(timezone.utc)).total_seconds() // 60)
+            minutes = int((token.expires_at - datetime.now(UTC)).total_seconds() // 60)
             record("auth", True, f"access token obtained, valid for {minutes} min")
         else:
             terminals = provider.list_terminals()
@@ -91,7 +103,8 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
     if not record(
         "list terminals",
         bool(usable),
-        f"{len(terminals)} terminal(s), {len(usable)} usable" + (f"; using {usable[0].ref}" if usable else ""),
+        f"{len(terminals)} terminal(s), {len(usable)} usable"
+        + (f"; using {usable[0].ref}" if usable else ""),
     ):
         return report
     if not money:
@@ -100,28 +113,56 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
 
     sale = None
     try:
-        started = start_exactly_once(provider, StartRequest(
-            kind=PaymentKind.SALE, terminal_ref=terminal.ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
-            idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check sale",
-            timeout_s=CHECK_TIMEOUT_S,
-        ))
+        started = start_exactly_once(
+            provider,
+            StartRequest(
+                kind=PaymentKind.SALE,
+                terminal_ref=terminal.ref,
+                amount_minor=APPROVE_AMOUNT_MINOR,
+                currency=currency,
+                idempotency_key=str(uuid.uuid4()),
+                reference=_reference(),
+                description="provider_check sale",
+                timeout_s=CHECK_TIMEOUT_S,
+            ),
+        )
         sale = follow_to_final(provider, started, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S)
         if sale.state == PaymentState.AUTHORIZED:
             # MobilePay reserves a sale; the POS captures it (Integra's direct flow).
-            sale = provider.capture(sale.transaction_ref or sale.provider_ref, idempotency_key=str(uuid.uuid4()))
-        record("sale", sale.state == PaymentState.APPROVED, f"{sale.state} ({sale.raw_status}) {sale.provider_ref}")
+            sale = provider.capture(
+                sale.transaction_ref or sale.provider_ref, idempotency_key=str(uuid.uuid4())
+            )
+        record(
+            "sale",
+            sale.state == PaymentState.APPROVED,
+            f"{sale.state} ({sale.raw_status}) {sale.provider_ref}",
+        )
     except ProviderError as exc:
         record("sale", False, exc.message)
 
     try:
-        pending = start_exactly_once(provider, StartRequest(
-            kind=PaymentKind.SALE, terminal_ref=terminal.ref, amount_minor=WAIT_AMOUNT_MINOR, currency=currency,
-            idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check abort",
-            timeout_s=CHECK_TIMEOUT_S,
-        ))
+        pending = start_exactly_once(
+            provider,
+            StartRequest(
+                kind=PaymentKind.SALE,
+                terminal_ref=terminal.ref,
+                amount_minor=WAIT_AMOUNT_MINOR,
+                currency=currency,
+                idempotency_key=str(uuid.uuid4()),
+                reference=_reference(),
+                description="provider_check abort",
+                timeout_s=CHECK_TIMEOUT_S,
+            ),
+        )
         provider.abort_payment(pending.provider_ref, kind=PaymentKind.SALE)
-        aborted = follow_to_final(provider, pending, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S)
-        record("abort", aborted.state == PaymentState.CANCELED, f"{aborted.state} ({aborted.raw_status})")
+        aborted = follow_to_final(
+            provider, pending, kind=PaymentKind.SALE, timeout_s=CHECK_TIMEOUT_S
+        )
+        record(
+            "abort",
+            aborted.state == PaymentState.CANCELED,
+            f"{aborted.state} ({aborted.raw_status})",
+        )
     except ProviderError as exc:
         record("abort", False, exc.message)
 
@@ -130,20 +171,40 @@ def run_check(provider: Provider, *, currency: str = "USD", money: bool = True, 
         return report
     try:
         if provider.capabilities.refund_mode in ("referenced", "both"):
-            refund = provider.refund(RefundRequest(
-                original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
-                idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check refund",
-            ))
+            refund = provider.refund(
+                RefundRequest(
+                    original_transaction_ref=sale.transaction_ref,
+                    amount_minor=APPROVE_AMOUNT_MINOR,
+                    currency=currency,
+                    idempotency_key=str(uuid.uuid4()),
+                    reference=_reference(),
+                    description="provider_check refund",
+                )
+            )
             # Klearly runs a referenced refund on the original terminal: follow it like a payment.
-            refund = follow_to_final(provider, refund, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S)
+            refund = follow_to_final(
+                provider, refund, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S
+            )
         else:
-            started = start_exactly_once(provider, StartRequest(
-                kind=PaymentKind.REFUND, terminal_ref=terminal.ref, amount_minor=APPROVE_AMOUNT_MINOR, currency=currency,
-                idempotency_key=str(uuid.uuid4()), reference=_reference(), description="provider_check refund",
-                timeout_s=CHECK_TIMEOUT_S,
-            ))
-            refund = follow_to_final(provider, started, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S)
-        record("refund", refund.state == PaymentState.APPROVED, f"{refund.state} ({refund.raw_status})")
+            started = start_exactly_once(
+                provider,
+                StartRequest(
+                    kind=PaymentKind.REFUND,
+                    terminal_ref=terminal.ref,
+                    amount_minor=APPROVE_AMOUNT_MINOR,
+                    currency=currency,
+                    idempotency_key=str(uuid.uuid4()),
+                    reference=_reference(),
+                    description="provider_check refund",
+                    timeout_s=CHECK_TIMEOUT_S,
+                ),
+            )
+            refund = follow_to_final(
+                provider, started, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S
+            )
+        record(
+            "refund", refund.state == PaymentState.APPROVED, f"{refund.state} ({refund.raw_status})"
+        )
     except ProviderError as exc:
         record("refund", False, exc.message)
     return report

@@ -8,7 +8,9 @@ from dashboard.access import access, scoped
 
 @access("credentials.view_accounts")
 def account_list(request):
-    accounts = ProviderAccount.objects.for_user(request.user).select_related("merchant", "access_token")
+    accounts = ProviderAccount.objects.for_user(request.user).select_related(
+        "merchant", "access_token"
+    )
     page = Paginator(accounts, 25).get_page(request.GET.get("page"))
     return render(request, "credentials/account_list.html", {"page": page})
 
@@ -16,6 +18,12 @@ def account_list(request):
 @access("credentials.view_accounts", obj=scoped(ProviderAccount, name="account"))
 def account_detail(request, account):
     labels = dict(SECRET_FIELDS.get(account.provider, []))
-    secrets = [(labels.get(name, name), masked) for name, masked in account.masked_secrets().items()]
+    secrets = [
+        (labels.get(name, name), masked) for name, masked in account.masked_secrets().items()
+    ]
     events = account.audit_events.select_related("actor")[:50]
-    return render(request, "credentials/account_detail.html", {"account": account, "secrets": secrets, "events": events})
+    return render(
+        request,
+        "credentials/account_detail.html",
+        {"account": account, "secrets": secrets, "events": events},
+    )

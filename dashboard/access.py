@@ -18,8 +18,8 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django_htmx.http import HttpResponseClientRedirect
 from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 
 class Scoped:
@@ -49,7 +49,9 @@ scoped = Scoped
 def _login_redirect(request):
     login_url = resolve_url(settings.LOGIN_URL)
     if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(f"{login_url}?next={request.htmx.current_url_abs_path or '/'}")
+        return HttpResponseClientRedirect(
+            f"{login_url}?next={request.htmx.current_url_abs_path or '/'}"
+        )
     return redirect_to_login(request.get_full_path(), login_url)
 
 
@@ -65,7 +67,9 @@ def access(perm: str | None = None, *, obj: Scoped | None = None) -> Callable:
             return view(request, *args, **kwargs)
 
         wrapped.scoped_model = obj.model if obj else None
-        wrapped.access_policy = f"login, {perm or 'any member'}" + (f", scoped {obj.model.__name__}" if obj else "")
+        wrapped.access_policy = f"login, {perm or 'any member'}" + (
+            f", scoped {obj.model.__name__}" if obj else ""
+        )
         return wrapped
 
     return decorator

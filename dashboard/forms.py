@@ -4,8 +4,17 @@ from django import forms
 
 from dashboard.models import Merchant, Reseller, Store
 
-_CURRENCIES = [("USD", "USD"), ("EUR", "EUR"), ("GBP", "GBP"), ("DKK", "DKK"), ("JPY", "JPY"), ("CAD", "CAD")]
-_TIME_ZONES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"]
+_CURRENCIES = [
+    ("USD", "USD"),
+    ("EUR", "EUR"),
+    ("GBP", "GBP"),
+    ("DKK", "DKK"),
+    ("JPY", "JPY"),
+    ("CAD", "CAD"),
+]
+_TIME_ZONES = [
+    (tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"
+]
 
 
 def _clean_name(value: str) -> str:
@@ -50,7 +59,9 @@ class MerchantForm(forms.ModelForm):
         cleaned = super().clean()
         reseller, name = cleaned.get("reseller"), cleaned.get("name")
         if reseller and name:
-            clash = Merchant.objects.filter(reseller=reseller, name__iexact=name).exclude(pk=self.instance.pk)
+            clash = Merchant.objects.filter(reseller=reseller, name__iexact=name).exclude(
+                pk=self.instance.pk
+            )
             if clash.exists():
                 self.add_error("name", "This reseller already has a merchant with this name.")
         return cleaned
@@ -74,7 +85,9 @@ class StoreForm(forms.ModelForm):
         cleaned = super().clean()
         merchant, name = cleaned.get("merchant"), cleaned.get("name")
         if merchant and name:
-            clash = Store.objects.filter(merchant=merchant, name__iexact=name).exclude(pk=self.instance.pk)
+            clash = Store.objects.filter(merchant=merchant, name__iexact=name).exclude(
+                pk=self.instance.pk
+            )
             if clash.exists():
                 self.add_error("name", "This merchant already has a store with this name.")
         return cleaned

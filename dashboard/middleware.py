@@ -10,7 +10,9 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        tz_name = getattr(request.user, "time_zone", None) if request.user.is_authenticated else None
+        tz_name = (
+            getattr(request.user, "time_zone", None) if request.user.is_authenticated else None
+        )
         try:
             timezone.activate(zoneinfo.ZoneInfo(tz_name)) if tz_name else timezone.deactivate()
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

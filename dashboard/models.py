@@ -21,7 +21,11 @@ def membership_of(user) -> Membership | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_membership_cache"):
-        user._membership_cache = Membership.objects.select_related("reseller", "merchant", "store").filter(user=user).first()
+        user._membership_cache = (
+            Membership.objects.select_related("reseller", "merchant", "store")
+            .filter(user=user)
+            .first()
+        )
     return user._membership_cache
 
 
@@ -130,7 +134,11 @@ class Merchant(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["reseller", "name"], name="merchant_name_unique_in_reseller")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reseller", "name"], name="merchant_name_unique_in_reseller"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -161,7 +169,11 @@ class Store(models.Model):
 
     class Meta:
         ordering = ["merchant__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="store_name_unique_in_merchant")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "name"], name="store_name_unique_in_merchant"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.merchant.name} / {self.name}"
@@ -182,9 +194,24 @@ class Membership(models.Model):
             models.CheckConstraint(
                 name="membership_organisation_fits_role",
                 condition=(
-                    Q(role=Role.PLATFORM_ADMIN, reseller__isnull=True, merchant__isnull=True, store__isnull=True)
-                    | Q(role=Role.RESELLER_ADMIN, reseller__isnull=False, merchant__isnull=True, store__isnull=True)
-                    | Q(role=Role.MERCHANT_MANAGER, reseller__isnull=True, merchant__isnull=False, store__isnull=True)
+                    Q(
+                        role=Role.PLATFORM_ADMIN,
+                        reseller__isnull=True,
+                        merchant__isnull=True,
+                        store__isnull=True,
+                    )
+                    | Q(
+                        role=Role.RESELLER_ADMIN,
+                        reseller__isnull=False,
+                        merchant__isnull=True,
+                        store__isnull=True,
+                    )
+                    | Q(
+                        role=Role.MERCHANT_MANAGER,
+                        reseller__isnull=True,
+                        merchant__isnull=False,
+                        store__isnull=True,
+                    )
                     | Q(role=Role.CASHIER, reseller__isnull=True, merchant__isnull=False)
                 ),
             )

@@ -8,9 +8,15 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-_missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CREDENTIALS_KEYS") if not os.environ.get(name)]
+_missing = [
+    name
+    for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CREDENTIALS_KEYS")
+    if not os.environ.get(name)
+]
 if _missing:
-    raise ImproperlyConfigured(f"Production needs these environment variables: {', '.join(_missing)}")
+    raise ImproperlyConfigured(
+        f"Production needs these environment variables: {', '.join(_missing)}"
+    )
 
 from dashboard.settings import *  # noqa: E402,F403
 from dashboard.settings import env  # noqa: E402

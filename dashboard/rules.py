@@ -31,7 +31,9 @@ rules.add_perm("dashboard.manage_stores", is_platform_admin | is_reseller_admin)
 
 # Terminals
 rules.add_perm("terminals.view_terminals", is_member)
-rules.add_perm("terminals.rename_terminal", is_platform_admin | is_reseller_admin | is_merchant_manager)
+rules.add_perm(
+    "terminals.rename_terminal", is_platform_admin | is_reseller_admin | is_merchant_manager
+)
 
 # Payments
 rules.add_perm("payments.view_payments", is_member)
@@ -39,7 +41,9 @@ rules.add_perm("payments.take_payment", is_platform_admin | is_merchant_manager 
 rules.add_perm("payments.abort_payment", is_platform_admin | is_merchant_manager | is_cashier)
 rules.add_perm("payments.refund_payment", is_platform_admin | is_merchant_manager)
 rules.add_perm("payments.capture_payment", is_platform_admin | is_merchant_manager)
-rules.add_perm("payments.export_payments", is_platform_admin | is_reseller_admin | is_merchant_manager)
+rules.add_perm(
+    "payments.export_payments", is_platform_admin | is_reseller_admin | is_merchant_manager
+)
 
 # Credentials
 rules.add_perm("credentials.view_accounts", is_platform_admin | is_reseller_admin)

@@ -19,10 +19,19 @@ def store_save(*, form) -> Store:
 
 @transaction.atomic
 def user_create_with_membership(
-    *, email: str, password: str, role: str, full_name: str = "", reseller=None, merchant=None, store=None
+    *,
+    email: str,
+    password: str,
+    role: str,
+    full_name: str = "",
+    reseller=None,
+    merchant=None,
+    store=None,
 ) -> User:
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
-    Membership.objects.create(user=user, role=role, reseller=reseller, merchant=merchant, store=store)
+    Membership.objects.create(
+        user=user, role=role, reseller=reseller, merchant=merchant, store=store
+    )
     return user
 
 

@@ -85,7 +85,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Tests use their own database number of the embedded Redis, so a running demo's workers never answer them.
-REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis(db=1 if "pytest" in sys.modules else 0)
+REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis(
+    db=1 if "pytest" in sys.modules else 0
+)
 
 AUTH_USER_MODEL = "dashboard.User"
 AUTHENTICATION_BACKENDS = [
@@ -96,7 +98,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -140,7 +145,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+}
 
 # Celery: Redis is the broker; trackers go to the `tracking` queue (waiting calls, thread pool).
 CELERY_BROKER_URL = REDIS_URL
@@ -152,7 +159,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "refresh-expiring-tokens": {"task": "credentials.tasks.refresh_expiring_tokens", "schedule": 60.0},
+    "refresh-expiring-tokens": {
+        "task": "credentials.tasks.refresh_expiring_tokens",
+        "schedule": 60.0,
+    },
     # Starts the terminal syncs that are due; each account has its own cadence inside its rate budget.
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
 }
@@ -163,10 +173,14 @@ SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
 SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
 # The base URL the dashboard's adapters use to reach the sandbox (the web server itself in the demo).
-SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+SANDBOX_BASE_URL = env(
+    "SANDBOX_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+)
 
 # Credential vault: Fernet keys, newest first. Development keeps a generated key under .data/.
-CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[]) or [embedded.development_credentials_key()]
+CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[]) or [
+    embedded.development_credentials_key()
+]
 
 LOGGING = {
     "version": 1,

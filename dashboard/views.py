@@ -24,12 +24,18 @@ def _page(request, queryset):
 # --- accounts -------------------------------------------------------------------------------------
 
 login = public("the login page")(
-    auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True)
+    auth_views.LoginView.as_view(
+        template_name="registration/login.html", redirect_authenticated_user=True
+    )
 )
 logout = public("logging out ends whatever session there is")(auth_views.LogoutView.as_view())
-password_change = access()(auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html"))
+password_change = access()(
+    auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html")
+)
 password_change_done = access()(
-    auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html")
+    auth_views.PasswordChangeDoneView.as_view(
+        template_name="registration/password_change_done.html"
+    )
 )
 
 
@@ -64,7 +70,9 @@ def healthz(request):
     checks["workers"] = workers
     healthy = checks["database"] == "ok" and checks["broker"] == "ok" and workers >= 1
     if not healthy and workers == 0:
-        checks["failing"] = [name for name in ("database", "broker") if checks[name] != "ok"] or ["workers"]
+        checks["failing"] = [name for name in ("database", "broker") if checks[name] != "ok"] or [
+            "workers"
+        ]
     elif not healthy:
         checks["failing"] = [name for name in ("database", "broker") if checks[name] != "ok"]
     return JsonResponse(checks, status=200 if healthy else 503)
@@ -78,15 +86,23 @@ def home(request):
     user = request.user
     membership = membership_of(user)
     counts = {
-        "resellers": Reseller.objects.for_user(user).count() if membership.role == Role.PLATFORM_ADMIN else None,
+        "resellers": Reseller.objects.for_user(user).count()
+        if membership.role == Role.PLATFORM_ADMIN
+        else None,
         "merchants": Merchant.objects.for_user(user).count(),
         "stores": Store.objects.for_user(user).count(),
     }
-    terminal_counts = Terminal.objects.for_user(user).status_counts()  # one query, active terminals only
+    terminal_counts = Terminal.objects.for_user(
+        user
+    ).status_counts()  # one query, active terminals only
     return render(
         request,
         "dashboard/home.html",
-        {"counts": counts, "terminal_counts": terminal_counts, "terminal_total": sum(terminal_counts.values())},
+        {
+            "counts": counts,
+            "terminal_counts": terminal_counts,
+            "terminal_total": sum(terminal_counts.values()),
+        },
     )
 
 
@@ -95,7 +111,11 @@ def home(request):
 
 @access("dashboard.manage_resellers")
 def reseller_list(request):
-    resellers = Reseller.objects.for_user(request.user).annotate(merchant_count=Count("merchants")).order_by("name")
+    resellers = (
+        Reseller.objects.for_user(request.user)
+        .annotate(merchant_count=Count("merchants"))
+        .order_by("name")
+    )
     return render(request, "dashboard/reseller_list.html", {"page": _page(request, resellers)})
 
 
@@ -106,7 +126,11 @@ def reseller_create(request):
         reseller = services.reseller_save(form=form)
         messages.success(request, f"Reseller “{reseller.name}” created.")
         return redirect("dashboard:reseller_list")
-    return render(request, "dashboard/form.html", {"form": form, "title": "New reseller", "cancel": "dashboard:reseller_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": "New reseller", "cancel": "dashboard:reseller_list"},
+    )
 
 
 @access("dashboard.manage_resellers", obj=scoped(Reseller))
@@ -116,7 +140,11 @@ def reseller_edit(request, reseller):
         services.reseller_save(form=form)
         messages.success(request, "Reseller saved.")
         return redirect("dashboard:reseller_list")
-    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {reseller.name}", "cancel": "dashboard:reseller_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"Edit {reseller.name}", "cancel": "dashboard:reseller_list"},
+    )
 
 
 # --- merchants ------------------------------------------------------------------------------------
@@ -125,12 +153,17 @@ def reseller_edit(request, reseller):
 @access("dashboard.manage_merchants")
 def merchant_list(request):
     merchants = (
-        Merchant.objects.for_user(request.user).select_related("reseller").annotate(store_count=Count("stores")).order_by("name")
+        Merchant.objects.for_user(request.user)
+        .select_related("reseller")
+        .annotate(store_count=Count("stores"))
+        .order_by("name")
     )
     query = request.GET.get("q", "").strip()
     if query:
         merchants = merchants.filter(name__icontains=query)
-    return render(request, "dashboard/merchant_list.html", {"page": _page(request, merchants), "q": query})
+    return render(
+        request, "dashboard/merchant_list.html", {"page": _page(request, merchants), "q": query}
+    )
 
 
 @access("dashboard.manage_merchants")
@@ -140,23 +173,35 @@ def merchant_create(request):
         merchant = services.merchant_save(form=form)
         messages.success(request, f"Merchant “{merchant.name}” created. Add its first store next.")
         return redirect("dashboard:merchant_detail", pk=merchant.pk)
-    return render(request, "dashboard/form.html", {"form": form, "title": "New merchant", "cancel": "dashboard:merchant_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": "New merchant", "cancel": "dashboard:merchant_list"},
+    )
 
 
 @access("dashboard.manage_merchants", obj=scoped(Merchant))
 def merchant_detail(request, merchant):
     stores = Store.objects.for_user(request.user).filter(merchant=merchant)
-    return render(request, "dashboard/merchant_detail.html", {"merchant": merchant, "stores": stores})
+    return render(
+        request, "dashboard/merchant_detail.html", {"merchant": merchant, "stores": stores}
+    )
 
 
 @access("dashboard.manage_merchants", obj=scoped(Merchant))
 def merchant_edit(request, merchant):
-    form = MerchantForm(request.POST or None, instance=merchant, resellers=Reseller.objects.for_user(request.user))
+    form = MerchantForm(
+        request.POST or None, instance=merchant, resellers=Reseller.objects.for_user(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         services.merchant_save(form=form)
         messages.success(request, "Merchant saved.")
         return redirect("dashboard:merchant_detail", pk=merchant.pk)
-    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {merchant.name}", "cancel": "dashboard:merchant_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"Edit {merchant.name}", "cancel": "dashboard:merchant_list"},
+    )
 
 
 # --- stores ---------------------------------------------------------------------------------------
@@ -182,14 +227,24 @@ def store_create(request):
         store = services.store_save(form=form)
         messages.success(request, f"Store “{store.name}” created.")
         return redirect("dashboard:store_list")
-    return render(request, "dashboard/form.html", {"form": form, "title": "New store", "cancel": "dashboard:store_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": "New store", "cancel": "dashboard:store_list"},
+    )
 
 
 @access("dashboard.manage_stores", obj=scoped(Store))
 def store_edit(request, store):
-    form = StoreForm(request.POST or None, instance=store, merchants=Merchant.objects.for_user(request.user))
+    form = StoreForm(
+        request.POST or None, instance=store, merchants=Merchant.objects.for_user(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         services.store_save(form=form)
         messages.success(request, "Store saved.")
         return redirect("dashboard:store_list")
-    return render(request, "dashboard/form.html", {"form": form, "title": f"Edit {store.name}", "cancel": "dashboard:store_list"})
+    return render(
+        request,
+        "dashboard/form.html",
+        {"form": form, "title": f"Edit {store.name}", "cancel": "dashboard:store_list"},
+    )

@@ -503,8 +503,7 @@ class KlearlyProvider(BearerTokenProvider):
             device = error.get(WIRE["error.device"])
             where = f"terminal {device}" if device else "another terminal"
             raise NotAbortable(
-                f"The payment could not be aborted: it is on {where}. Cancel it on that "
-                "terminal.",
+                f"The payment could not be aborted: it is on {where}. Cancel it on that terminal.",
                 **codes,
             )
         if status in (401, 403):

@@ -229,9 +229,7 @@ class MobilepayProvider(Provider):
         """
         if not previous:
             raise InvalidRequest("Resetting the MobilePay token needs the previous token.")
-        body = self._call(
-            PATHS["token_reset"], {"previousAccessToken": previous}, with_token=False
-        )
+        body = self._call(PATHS["token_reset"], {"previousAccessToken": previous}, with_token=False)
         return _new_token(body)
 
     # -- terminals ---------------------------------------------------------
@@ -602,9 +600,7 @@ class MobilepayProvider(Provider):
             query["accessToken"] = self.account.secret("access_token")
         query["bioCode"] = self.account.secret("bio_code")
         with transport_errors(f"GET /{path}", moves_money=moves_money):
-            response = self.client.get(
-                path, params=query, headers={"Accept": "application/json"}
-            )
+            response = self.client.get(path, params=query, headers={"Accept": "application/json"})
         self._raise_for_response(response, moves_money=moves_money)
         return self._json_object(response)
 

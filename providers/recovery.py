@@ -38,11 +38,17 @@ def start_exactly_once(
     last_error: ProviderError | None = None
     for attempt in range(attempts):
         if attempt:
-            delay = last_error.retry_after if isinstance(last_error, RateLimited) and last_error.retry_after else backoff_s * 2 ** (attempt - 1)
+            delay = (
+                last_error.retry_after
+                if isinstance(last_error, RateLimited) and last_error.retry_after
+                else backoff_s * 2 ** (attempt - 1)
+            )
             sleep(delay)
             if not keyed:
                 # The previous attempt may have reached the provider: look before sending again.
-                found = provider.find_started_payment(req)  # raises OutcomeUnknown if it cannot tell
+                found = provider.find_started_payment(
+                    req
+                )  # raises OutcomeUnknown if it cannot tell
                 if found is not None:
                     return found
         try:
@@ -56,4 +62,6 @@ def start_exactly_once(
         if found is not None:
             return found
         raise last_error  # the provider provably has no such start: nothing ran on the terminal
-    raise OutcomeUnknown("The provider did not confirm whether the payment started.") from last_error
+    raise OutcomeUnknown(
+        "The provider did not confirm whether the payment started."
+    ) from last_error

@@ -7,10 +7,10 @@ names differently. The signature is checked over the raw bytes, before parsing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,7 +72,9 @@ class SeenEventsInMemory:
         return True
 
 
-def receive_webhook(provider: Provider, headers: Mapping[str, str], body: bytes, seen: SeenEvents) -> WebhookEvent:
+def receive_webhook(
+    provider: Provider, headers: Mapping[str, str], body: bytes, seen: SeenEvents
+) -> WebhookEvent:
     """Verify a delivery and flag a replay: providers deliver at least once, and an attacker may
     replay a captured delivery (none of the three signs a timestamp), so an event id seen before is
     a duplicate to acknowledge and ignore. Forged or unsigned deliveries raise InvalidSignature and

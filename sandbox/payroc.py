@@ -72,8 +72,8 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import conf, faults, services
 from dashboard.access import public
+from sandbox import conf, faults, services
 from sandbox.models import (
     PaymentKind,
     PaymentStatus,

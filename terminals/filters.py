@@ -43,7 +43,9 @@ class FleetFilter(django_filters.FilterSet):
     merchant = django_filters.NumberFilter(method="filter_merchant", label="Merchant")
     store = django_filters.ChoiceFilter(method="filter_store", label="Store")
     provider = django_filters.ChoiceFilter(choices=Provider.CHOICES, label="Provider")
-    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Status")
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="filter_status", label="Status"
+    )
     sort = FleetOrdering(fields=[(expr, key) for key, expr, _ in SORTS], label="Sort")
 
     class Meta:
@@ -52,7 +54,9 @@ class FleetFilter(django_filters.FilterSet):
 
     def __init__(self, data, queryset, *, user, **kwargs):
         super().__init__(data, queryset, **kwargs)
-        self.merchant_options = list(Merchant.objects.for_user(user).order_by("name").values_list("pk", "name"))
+        self.merchant_options = list(
+            Merchant.objects.for_user(user).order_by("name").values_list("pk", "name")
+        )
         merchant_ids = {str(pk) for pk, _ in self.merchant_options}
         merchant = (data or {}).get("merchant", "")
         store = (data or {}).get("store", "")
@@ -73,7 +77,9 @@ class FleetFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(name__icontains=value) | Q(serial_number__icontains=value) | Q(provider_ref__icontains=value)
+            Q(name__icontains=value)
+            | Q(serial_number__icontains=value)
+            | Q(provider_ref__icontains=value)
         )
 
     def filter_merchant(self, queryset, name, value):

@@ -8,7 +8,9 @@ NO_STORE = "none"
 
 class RenameForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=200, strip=False,
+        label="Name",
+        max_length=200,
+        strip=False,
         widget=forms.TextInput(attrs={"maxlength": NAME_MAX_LENGTH, "autocomplete": "off"}),
         help_text=f"1 to {NAME_MAX_LENGTH} characters.",
     )
@@ -23,14 +25,20 @@ class StoreChoiceForm(forms.Form):
 
     store = forms.ChoiceField(label="Store")
 
-    def __init__(self, *args, stores, none_label="No store (take them out of their store)", **kwargs):
+    def __init__(
+        self, *args, stores, none_label="No store (take them out of their store)", **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.stores = {str(store.pk): store for store in stores}
         grouped: dict[str, list] = {}
         for store in self.stores.values():
             grouped.setdefault(store.merchant.name, []).append((str(store.pk), store.name))
         choices: list = [("", "Choose a store…")]
-        choices += [(merchant, options) for merchant, options in grouped.items()] if len(grouped) > 1 else next(iter(grouped.values()), [])
+        choices += (
+            [(merchant, options) for merchant, options in grouped.items()]
+            if len(grouped) > 1
+            else next(iter(grouped.values()), [])
+        )
         choices.append((NO_STORE, none_label))
         self.fields["store"].choices = choices
 

@@ -62,9 +62,13 @@ class TerminalQuerySet(models.QuerySet):
         if m.role == Role.RESELLER_ADMIN:
             # `merchant_id IN (the reseller's merchants)`, not a join on merchant: with a search the
             # planner's row estimates are poor, and a join then degenerates into a nested loop.
-            return self.filter(merchant_id__in=Merchant.objects.filter(reseller_id=m.reseller_id).values("pk"))
+            return self.filter(
+                merchant_id__in=Merchant.objects.filter(reseller_id=m.reseller_id).values("pk")
+            )
         if m.role == Role.CASHIER and m.store_id:
-            return self.filter(Q(store_id=m.store_id) | Q(store__isnull=True), merchant_id=m.merchant_id)
+            return self.filter(
+                Q(store_id=m.store_id) | Q(store__isnull=True), merchant_id=m.merchant_id
+            )
         return self.filter(merchant_id=m.merchant_id)
 
     def active(self) -> TerminalQuerySet:
@@ -81,14 +85,20 @@ class TerminalQuerySet(models.QuerySet):
 class Terminal(models.Model):
     account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="terminals")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="terminals")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True, related_name="terminals")
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, null=True, blank=True, related_name="terminals"
+    )
     provider = models.CharField(max_length=20, choices=Provider.CHOICES)
 
     # The provider's identifiers.
-    provider_ref = models.CharField(max_length=100, help_text="What the provider addresses the terminal by")
+    provider_ref = models.CharField(
+        max_length=100, help_text="What the provider addresses the terminal by"
+    )
     serial_number = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=100, blank=True)
-    provider_name = models.CharField(max_length=200, blank=True, help_text="The name the provider last reported")
+    provider_name = models.CharField(
+        max_length=200, blank=True, help_text="The name the provider last reported"
+    )
 
     # The name shown in the dashboard. `name_is_local`: set here because the provider has no rename
     # API; a sync then keeps it instead of taking the provider's name.
@@ -96,13 +106,22 @@ class Terminal(models.Model):
     name_is_local = models.BooleanField(default=False)
     renamed_at = models.DateTimeField(null=True, blank=True)
 
-    status = models.CharField(max_length=10, choices=TerminalStatus.choices, default=TerminalStatus.UNKNOWN)
-    status_source = models.CharField(max_length=10, choices=StatusSource.choices, default=StatusSource.REPORTED)
-    status_reason = models.CharField(max_length=200, blank=True, help_text="Why the status is what it is, in plain words")
-    provider_status = models.CharField(max_length=100, blank=True, help_text="The provider's own status word")
+    status = models.CharField(
+        max_length=10, choices=TerminalStatus.choices, default=TerminalStatus.UNKNOWN
+    )
+    status_source = models.CharField(
+        max_length=10, choices=StatusSource.choices, default=StatusSource.REPORTED
+    )
+    status_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why the status is what it is, in plain words"
+    )
+    provider_status = models.CharField(
+        max_length=100, blank=True, help_text="The provider's own status word"
+    )
     status_checked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Last time the provider reported it online (listed, for providers without an online status)",
     )
 
@@ -115,7 +134,9 @@ class Terminal(models.Model):
     class Meta:
         ordering = ["name", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "provider_ref"], name="terminal_ref_unique_in_account"),
+            models.UniqueConstraint(
+                fields=["account", "provider_ref"], name="terminal_ref_unique_in_account"
+            ),
         ]
         indexes = [
             # The fleet page: a merchant's (or reseller's) active terminals by name or status.
@@ -154,7 +175,9 @@ class TerminalEvent(models.Model):
     old_value = models.CharField(max_length=200, blank=True)
     new_value = models.CharField(max_length=200, blank=True)
     detail = models.CharField(max_length=300, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -193,11 +216,17 @@ class SyncRun(models.Model):
     """One read of an account's terminal list and what it changed. At most one active run per
     account (the database refuses a second), so a "Sync now" during a scheduled sync joins it."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="terminal_syncs")
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="terminal_syncs"
+    )
     trigger = models.CharField(max_length=10, choices=SyncTrigger.choices)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.QUEUED)
-    not_before = models.DateTimeField(help_text="The run starts once the account's rate budget allows")
+    not_before = models.DateTimeField(
+        help_text="The run starts once the account's rate budget allows"
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     requests = models.PositiveIntegerField(default=0, help_text="Provider requests the run made")
     listed = models.PositiveIntegerField(default=0)
@@ -215,7 +244,9 @@ class SyncRun(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["account"], condition=Q(state__in=ACTIVE_SYNC_STATES), name="one_active_sync_per_account"
+                fields=["account"],
+                condition=Q(state__in=ACTIVE_SYNC_STATES),
+                name="one_active_sync_per_account",
             )
         ]
         indexes = [models.Index(fields=["account", "-started_at"], name="sync_run_latest")]

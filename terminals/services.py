@@ -126,7 +126,9 @@ def _event(terminal: Terminal, kind: str, at: datetime, **fields) -> TerminalEve
 
 
 @transaction.atomic
-def terminals_apply_list(*, account: ProviderAccount, infos: list[TerminalInfo], fetched_at: datetime) -> SyncResult:
+def terminals_apply_list(
+    *, account: ProviderAccount, infos: list[TerminalInfo], fetched_at: datetime
+) -> SyncResult:
     """Write the provider's terminal list of `account` as read at `fetched_at`: new terminals appear,
     changed ones are updated, listed ones are checked, unlisted ones become inactive (never deleted).
 
@@ -134,7 +136,9 @@ def terminals_apply_list(*, account: ProviderAccount, infos: list[TerminalInfo],
     call (the list was read before)."""
     capabilities = capabilities_for(account.provider)
     api = api_name(account.provider)
-    existing = {t.provider_ref: t for t in Terminal.objects.select_for_update().filter(account=account)}
+    existing = {
+        t.provider_ref: t for t in Terminal.objects.select_for_update().filter(account=account)
+    }
     result = SyncResult()
     new: list[Terminal] = []
     changed: list[Terminal] = []
@@ -152,11 +156,19 @@ def terminals_apply_list(*, account: ProviderAccount, infos: list[TerminalInfo],
         terminal = existing.get(info.ref)
         if terminal is None:
             terminal = Terminal(
-                account=account, merchant_id=account.merchant_id, provider=account.provider,
-                provider_ref=info.ref[:100], serial_number=info.serial[:100], model=info.model[:100],
-                provider_name=info.name[:200], name=_display_name(info),
-                status=status, status_source=StatusSource.REPORTED, status_reason=reason[:200],
-                provider_status=info.status_text[:100], status_checked_at=fetched_at,
+                account=account,
+                merchant_id=account.merchant_id,
+                provider=account.provider,
+                provider_ref=info.ref[:100],
+                serial_number=info.serial[:100],
+                model=info.model[:100],
+                provider_name=info.name[:200],
+                name=_display_name(info),
+                status=status,
+                status_source=StatusSource.REPORTED,
+                status_reason=reason[:200],
+                provider_status=info.status_text[:100],
+                status_checked_at=fetched_at,
                 last_seen_at=fetched_at if seen else None,
             )
             new.append(terminal)
@@ -172,22 +184,37 @@ def terminals_apply_list(*, account: ProviderAccount, infos: list[TerminalInfo],
                 setattr(terminal, field, value)
                 dirty = True
         renamed_since = terminal.renamed_at is not None and terminal.renamed_at > fetched_at
-        if not terminal.name_is_local and not renamed_since and terminal.name != _display_name(info):
+        if (
+            not terminal.name_is_local
+            and not renamed_since
+            and terminal.name != _display_name(info)
+        ):
             terminal.name = _display_name(info)
             dirty = True
         if not terminal.is_active:
             terminal.is_active = True
             terminal.deactivated_at = None
-            events.append(_event(terminal, EventKind.REACTIVATED, fetched_at, detail=f"Listed by {api} again."))
+            events.append(
+                _event(
+                    terminal, EventKind.REACTIVATED, fetched_at, detail=f"Listed by {api} again."
+                )
+            )
             dirty = True
 
-        newer_check_exists = terminal.status_checked_at is not None and terminal.status_checked_at > fetched_at
+        newer_check_exists = (
+            terminal.status_checked_at is not None and terminal.status_checked_at > fetched_at
+        )
         if not newer_check_exists:
             if terminal.status != status:
                 events.append(
                     _event(
-                        terminal, EventKind.STATUS, fetched_at, status_from=terminal.status, status_to=status,
-                        source=StatusSource.REPORTED, detail=reason[:300],
+                        terminal,
+                        EventKind.STATUS,
+                        fetched_at,
+                        status_from=terminal.status,
+                        status_to=status,
+                        source=StatusSource.REPORTED,
+                        detail=reason[:300],
                     )
                 )
             new_values = {
@@ -211,32 +238,71 @@ def terminals_apply_list(*, account: ProviderAccount, infos: list[TerminalInfo],
 
     if new:
         Terminal.objects.bulk_create(
-            new, batch_size=1000, update_conflicts=True, unique_fields=["account", "provider_ref"],
-            update_fields=["serial_number", "model", "provider_name", "status", "status_reason", "provider_status",
-                           "status_checked_at", "last_seen_at", "is_active"],
+            new,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["account", "provider_ref"],
+            update_fields=[
+                "serial_number",
+                "model",
+                "provider_name",
+                "status",
+                "status_reason",
+                "provider_status",
+                "status_checked_at",
+                "last_seen_at",
+                "is_active",
+            ],
         )
         events.extend(
-            _event(t, EventKind.ADDED, fetched_at, status_to=t.status, source=StatusSource.REPORTED,
-                   detail=(f"Listed by {api}. " + t.status_reason).strip()[:300])
+            _event(
+                t,
+                EventKind.ADDED,
+                fetched_at,
+                status_to=t.status,
+                source=StatusSource.REPORTED,
+                detail=(f"Listed by {api}. " + t.status_reason).strip()[:300],
+            )
             for t in new
         )
     if changed:
         Terminal.objects.bulk_update(
             changed,
-            ["serial_number", "model", "provider_name", "name", "is_active", "deactivated_at", "status",
-             "status_reason", "provider_status", "status_source", "status_checked_at", "last_seen_at"],
+            [
+                "serial_number",
+                "model",
+                "provider_name",
+                "name",
+                "is_active",
+                "deactivated_at",
+                "status",
+                "status_reason",
+                "provider_status",
+                "status_source",
+                "status_checked_at",
+                "last_seen_at",
+            ],
             batch_size=200,
         )
     if checked_seen:
-        Terminal.objects.filter(pk__in=checked_seen).update(status_checked_at=fetched_at, last_seen_at=fetched_at)
+        Terminal.objects.filter(pk__in=checked_seen).update(
+            status_checked_at=fetched_at, last_seen_at=fetched_at
+        )
     if checked_only:
         Terminal.objects.filter(pk__in=checked_only).update(status_checked_at=fetched_at)
 
     gone = [t for ref, t in existing.items() if t.is_active and ref not in listed_refs]
     if gone:
-        Terminal.objects.filter(pk__in=[t.pk for t in gone]).update(is_active=False, deactivated_at=fetched_at)
+        Terminal.objects.filter(pk__in=[t.pk for t in gone]).update(
+            is_active=False, deactivated_at=fetched_at
+        )
         events.extend(
-            _event(t, EventKind.DEACTIVATED, fetched_at, detail=f"No longer listed by {api}; kept with its history.")
+            _event(
+                t,
+                EventKind.DEACTIVATED,
+                fetched_at,
+                detail=f"No longer listed by {api}; kept with its history.",
+            )
             for t in gone
         )
     TerminalEvent.objects.bulk_create(events, batch_size=1000)
@@ -251,11 +317,17 @@ def _enqueue(run: SyncRun) -> None:
     from terminals import tasks
 
     delay = max(0.0, (run.not_before - timezone.now()).total_seconds())
-    transaction.on_commit(lambda: tasks.sync_account.apply_async((run.pk,), countdown=delay or None))
+    transaction.on_commit(
+        lambda: tasks.sync_account.apply_async((run.pk,), countdown=delay or None)
+    )
 
 
 def _last_runs():
-    latest = SyncRun.objects.filter(account=OuterRef("pk")).exclude(started_at=None).order_by("-started_at")
+    latest = (
+        SyncRun.objects.filter(account=OuterRef("pk"))
+        .exclude(started_at=None)
+        .order_by("-started_at")
+    )
     return ProviderAccount.objects.annotate(
         last_started_at=Subquery(latest.values("started_at")[:1]),
         last_requests=Subquery(latest.values("requests")[:1]),
@@ -279,14 +351,18 @@ def _next_scheduled(account, now: datetime) -> datetime:
     return due
 
 
-def _run_create(account, *, trigger: str, user, not_before: datetime, enqueue: bool = True) -> tuple[SyncRun, bool]:
+def _run_create(
+    account, *, trigger: str, user, not_before: datetime, enqueue: bool = True
+) -> tuple[SyncRun, bool]:
     """A new run of `account`, or the active one if there is one (the database allows one)."""
     active = SyncRun.objects.filter(account=account).active().first()
     if active is not None:
         return active, False
     try:
         with transaction.atomic():
-            run = SyncRun.objects.create(account=account, trigger=trigger, requested_by=user, not_before=not_before)
+            run = SyncRun.objects.create(
+                account=account, trigger=trigger, requested_by=user, not_before=not_before
+            )
     except IntegrityError:
         return SyncRun.objects.filter(account=account).active().first(), False
     if enqueue:
@@ -295,12 +371,14 @@ def _run_create(account, *, trigger: str, user, not_before: datetime, enqueue: b
 
 
 def terminals_sync_request(*, accounts, user, now: datetime | None = None) -> list[SyncRun]:
-    """"Sync now" for these accounts: one run each, starting at once unless the account synced so
+    """ "Sync now" for these accounts: one run each, starting at once unless the account synced so
     recently that its rate budget asks to wait a few seconds; an account already syncing is joined."""
     now = now or timezone.now()
     runs = []
     for account in _last_runs().filter(pk__in=[a.pk for a in accounts], is_active=True):
-        run, _ = _run_create(account, trigger=SyncTrigger.USER, user=user, not_before=_next_allowed(account, now))
+        run, _ = _run_create(
+            account, trigger=SyncTrigger.USER, user=user, not_before=_next_allowed(account, now)
+        )
         runs.append(run)
     return runs
 
@@ -311,7 +389,9 @@ def terminals_sync_all(*, now: datetime | None = None) -> list[SyncRun]:
     now = now or timezone.now()
     runs = []
     for account in _last_runs().filter(is_active=True, provider__in=list(PROVIDER_CLASSES)):
-        run, _ = _run_create(account, trigger=SyncTrigger.SCHEDULE, user=None, not_before=_next_allowed(account, now))
+        run, _ = _run_create(
+            account, trigger=SyncTrigger.SCHEDULE, user=None, not_before=_next_allowed(account, now)
+        )
         runs.append(run)
     return runs
 
@@ -320,8 +400,12 @@ def terminals_sync_due(*, now: datetime | None = None) -> list[SyncRun]:
     """Beat: start a sync of every active account whose cadence (sync_interval_s) has come round.
     Fails runs whose worker died, so no account stays blocked."""
     now = now or timezone.now()
-    SyncRun.objects.filter(state__in=[SyncState.FETCHING, SyncState.SAVING], started_at__lt=now - SYNC_STALE_AFTER).update(
-        state=SyncState.FAILED, finished_at=now, error="The sync did not finish (its worker stopped); a new one starts."
+    SyncRun.objects.filter(
+        state__in=[SyncState.FETCHING, SyncState.SAVING], started_at__lt=now - SYNC_STALE_AFTER
+    ).update(
+        state=SyncState.FAILED,
+        finished_at=now,
+        error="The sync did not finish (its worker stopped); a new one starts.",
     )
     lost = SyncRun.objects.filter(
         state__in=[SyncState.QUEUED, SyncState.RETRYING], not_before__lt=now - SYNC_REQUEUE_AFTER
@@ -332,9 +416,15 @@ def terminals_sync_due(*, now: datetime | None = None) -> list[SyncRun]:
             _enqueue(run)
     busy = set(SyncRun.objects.active().values_list("account_id", flat=True))
     started = []
-    for account in _last_runs().filter(is_active=True, provider__in=list(PROVIDER_CLASSES)).exclude(pk__in=busy):
+    for account in (
+        _last_runs()
+        .filter(is_active=True, provider__in=list(PROVIDER_CLASSES))
+        .exclude(pk__in=busy)
+    ):
         if _next_scheduled(account, now) <= now:
-            run, created = _run_create(account, trigger=SyncTrigger.SCHEDULE, user=None, not_before=now)
+            run, created = _run_create(
+                account, trigger=SyncTrigger.SCHEDULE, user=None, not_before=now
+            )
             if created:
                 started.append(run)
     return started
@@ -345,8 +435,12 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
     with no transaction open, then write it. Returns the run, in state RETRYING when the task should
     call again after `SYNC_RETRY_DELAY_S` (or the provider's Retry-After), or None if not claimed."""
     now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING]).update(
-        state=SyncState.FETCHING, started_at=Coalesce(F("started_at"), now), attempts=F("attempts") + 1
+    claimed = SyncRun.objects.filter(
+        pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING]
+    ).update(
+        state=SyncState.FETCHING,
+        started_at=Coalesce(F("started_at"), now),
+        attempts=F("attempts") + 1,
     )
     if not claimed:
         return None
@@ -363,22 +457,39 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
     except LookupError as exc:  # no known environment for this provider
         return _run_finish(run, SyncState.FAILED, requests=0, error=str(exc))
     except Exception:
-        _run_finish(run, SyncState.FAILED, requests=len(requests), error="The sync failed unexpectedly; it is logged.")
+        _run_finish(
+            run,
+            SyncState.FAILED,
+            requests=len(requests),
+            error="The sync failed unexpectedly; it is logged.",
+        )
         raise
     SyncRun.objects.filter(pk=run.pk).update(state=SyncState.SAVING, requests=len(requests))
     result = terminals_apply_list(account=account, infos=infos, fetched_at=fetched_at)
     return _run_finish(
-        run, SyncState.SUCCEEDED, requests=len(requests), listed=result.listed, added=result.added,
-        updated=result.updated, deactivated=result.deactivated, error="",
+        run,
+        SyncState.SUCCEEDED,
+        requests=len(requests),
+        listed=result.listed,
+        added=result.added,
+        updated=result.updated,
+        deactivated=result.deactivated,
+        error="",
     )
 
 
 def _run_failed(run: SyncRun, exc: ProviderError, *, requests: int) -> SyncRun:
     message = f"{api_name(run.account.provider)}: {exc.message}"
     if not exc.permanent and run.attempts < SYNC_MAX_ATTEMPTS:
-        delay = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else SYNC_RETRY_DELAY_S
+        delay = (
+            exc.retry_after
+            if isinstance(exc, RateLimited) and exc.retry_after
+            else SYNC_RETRY_DELAY_S
+        )
         SyncRun.objects.filter(pk=run.pk).update(
-            state=SyncState.RETRYING, requests=F("requests") + requests, error=message[:300],
+            state=SyncState.RETRYING,
+            requests=F("requests") + requests,
+            error=message[:300],
             not_before=timezone.now() + timedelta(seconds=delay),
         )
         run.refresh_from_db()
@@ -401,7 +512,9 @@ def _run_finish(run: SyncRun, state: str, *, requests: int, error: str, **counts
 
 def terminal_sync_account_now(*, account: ProviderAccount) -> SyncRun:
     """Sync one account in this process, now (the demo loader, scripts, tests): the same run a task does."""
-    run, _ = _run_create(account, trigger=SyncTrigger.USER, user=None, not_before=timezone.now(), enqueue=False)
+    run, _ = _run_create(
+        account, trigger=SyncTrigger.USER, user=None, not_before=timezone.now(), enqueue=False
+    )
     return sync_run_execute(run_id=run.pk) or run
 
 
@@ -409,8 +522,14 @@ def terminal_sync_account_now(*, account: ProviderAccount) -> SyncRun:
 
 
 def terminal_status_record(
-    *, terminal: Terminal, status: str, source: str, reason: str = "", provider_status: str | None = None,
-    checked_at: datetime | None = None, actor=None,
+    *,
+    terminal: Terminal,
+    status: str,
+    source: str,
+    reason: str = "",
+    provider_status: str | None = None,
+    checked_at: datetime | None = None,
+    actor=None,
 ) -> bool:
     """Record one observation of a terminal's status (a probe; the payments app when the provider
     refuses a start because the terminal is busy or offline). An observation older than the stored
@@ -420,13 +539,19 @@ def terminal_status_record(
     with transaction.atomic():
         current = (
             Terminal.objects.select_for_update()
-            .filter(Q(status_checked_at__isnull=True) | Q(status_checked_at__lte=checked_at), pk=terminal.pk)
+            .filter(
+                Q(status_checked_at__isnull=True) | Q(status_checked_at__lte=checked_at),
+                pk=terminal.pk,
+            )
             .first()
         )
         if current is None:
             return False
         values = {
-            "status": status, "status_source": source, "status_reason": reason[:200], "status_checked_at": checked_at,
+            "status": status,
+            "status_source": source,
+            "status_reason": reason[:200],
+            "status_checked_at": checked_at,
         }
         if provider_status is not None:
             values["provider_status"] = provider_status[:100]
@@ -435,8 +560,14 @@ def terminal_status_record(
         Terminal.objects.filter(pk=terminal.pk).update(**values)
         if current.status != status:
             TerminalEvent.objects.create(
-                terminal=terminal, kind=EventKind.STATUS, created_at=checked_at, status_from=current.status,
-                status_to=status, source=source, detail=reason[:300], actor=actor,
+                terminal=terminal,
+                kind=EventKind.STATUS,
+                created_at=checked_at,
+                status_from=current.status,
+                status_to=status,
+                source=source,
+                detail=reason[:300],
+                actor=actor,
             )
     terminal.refresh_from_db()
     return True
@@ -456,9 +587,14 @@ def terminal_probe(*, terminal: Terminal, actor=None) -> ProbeOutcome:
             info = adapter.get_terminal(terminal.provider_ref)
     except NotFound:
         now = timezone.now()
-        if Terminal.objects.filter(pk=terminal.pk, is_active=True).update(is_active=False, deactivated_at=now):
+        if Terminal.objects.filter(pk=terminal.pk, is_active=True).update(
+            is_active=False, deactivated_at=now
+        ):
             TerminalEvent.objects.create(
-                terminal=terminal, kind=EventKind.DEACTIVATED, created_at=now, actor=actor,
+                terminal=terminal,
+                kind=EventKind.DEACTIVATED,
+                created_at=now,
+                actor=actor,
                 detail=f"{api} no longer knows this terminal; kept with its history.",
             )
         terminal.refresh_from_db()
@@ -469,8 +605,12 @@ def terminal_probe(*, terminal: Terminal, actor=None) -> ProbeOutcome:
         return ProbeOutcome(False, str(exc))
     status, reason = status_from_info(info, capabilities_for(terminal.provider), api)
     terminal_status_record(
-        terminal=terminal, status=status, source=StatusSource.PROBED, reason=reason,
-        provider_status=info.status_text, actor=actor,
+        terminal=terminal,
+        status=status,
+        source=StatusSource.PROBED,
+        reason=reason,
+        provider_status=info.status_text,
+        actor=actor,
     )
     described = TerminalStatus(status).label + (f": {reason}" if reason else "")
     return ProbeOutcome(True, f"{api} answered: {described}")
@@ -532,18 +672,30 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
                 info = adapter.rename_terminal(terminal.provider_ref, name=name)
         except ProviderError as exc:
             TerminalEvent.objects.create(
-                terminal=terminal, kind=EventKind.RENAME_FAILED, created_at=timezone.now(), actor=actor,
-                old_value=old, new_value=name, detail=f"{api} refused: {exc.message}"[:300],
+                terminal=terminal,
+                kind=EventKind.RENAME_FAILED,
+                created_at=timezone.now(),
+                actor=actor,
+                old_value=old,
+                new_value=name,
+                detail=f"{api} refused: {exc.message}"[:300],
             )
-            raise RenameRefused(f"{api} did not rename the terminal: {exc.message} The name is unchanged.") from exc
+            raise RenameRefused(
+                f"{api} did not rename the terminal: {exc.message} The name is unchanged."
+            ) from exc
         saved = _display_name(info) if info.name.strip() else name
         now = timezone.now()
         Terminal.objects.filter(pk=terminal.pk).update(
             name=saved, provider_name=info.name[:200], name_is_local=False, renamed_at=now
         )
         TerminalEvent.objects.create(
-            terminal=terminal, kind=EventKind.RENAMED, created_at=now, actor=actor, old_value=old,
-            new_value=saved, detail=f"Renamed at {api}.",
+            terminal=terminal,
+            kind=EventKind.RENAMED,
+            created_at=now,
+            actor=actor,
+            old_value=old,
+            new_value=saved,
+            detail=f"Renamed at {api}.",
         )
         terminal.refresh_from_db()
         message = f"Renamed to “{saved}” at {api}."
@@ -554,12 +706,19 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
     now = timezone.now()
     Terminal.objects.filter(pk=terminal.pk).update(name=name, name_is_local=True, renamed_at=now)
     TerminalEvent.objects.create(
-        terminal=terminal, kind=EventKind.RENAMED, created_at=now, actor=actor, old_value=old, new_value=name,
+        terminal=terminal,
+        kind=EventKind.RENAMED,
+        created_at=now,
+        actor=actor,
+        old_value=old,
+        new_value=name,
         detail=f"In the dashboard only: {api} has no rename API.",
     )
     terminal.refresh_from_db()
     return RenameOutcome(
-        terminal, False, f"Renamed to “{name}”. {api} has no rename API: this name is shown in the dashboard only."
+        terminal,
+        False,
+        f"Renamed to “{name}”. {api} has no rename API: this name is shown in the dashboard only.",
     )
 
 
@@ -591,10 +750,16 @@ def terminals_assign_store(*, terminals, store, actor) -> AssignOutcome:
         Terminal.objects.filter(pk__in=[t.pk for t in moving]).update(store=store)
         TerminalEvent.objects.bulk_create(
             TerminalEvent(
-                terminal=t, kind=EventKind.ASSIGNED, created_at=now, actor=actor,
-                old_value=t.store.name if t.store else "", new_value=store.name if store else "",
+                terminal=t,
+                kind=EventKind.ASSIGNED,
+                created_at=now,
+                actor=actor,
+                old_value=t.store.name if t.store else "",
+                new_value=store.name if store else "",
                 detail=f"Moved to {store.name}." if store else "Taken out of its store.",
             )
             for t in moving
         )
-    return AssignOutcome(assigned=len(moving), unchanged=len(fitting) - len(moving), skipped=skipped)
+    return AssignOutcome(
+        assigned=len(moving), unchanged=len(fitting) - len(moving), skipped=skipped
+    )

@@ -53,23 +53,36 @@ def fleet(request):
             raise PermissionDenied("Your role may not export the fleet.")
         return _csv_response(terminals)
 
-    page = Paginator(terminals.select_related("merchant", "store"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(terminals.select_related("merchant", "store"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     merchants = filterset.merchant_options
     store_options = filterset.store_options
     sort = request.GET.get("sort", "")
     context = {
         "page": page,
         "filterset": filterset,
-        "values": {name: filterset.form[name].value() or "" for name in ("q", "merchant", "store", "provider", "status")},
-        "filtered": any(filterset.form[name].value() for name in ("q", "merchant", "store", "provider", "status")),
+        "values": {
+            name: filterset.form[name].value() or ""
+            for name in ("q", "merchant", "store", "provider", "status")
+        },
+        "filtered": any(
+            filterset.form[name].value()
+            for name in ("q", "merchant", "store", "provider", "status")
+        ),
         "merchant_options": merchants,
         "store_options": store_options,
         "store_hint": len(merchants) > 1 and not filterset.form.cleaned_data.get("merchant"),
         "provider_options": Provider.CHOICES,
         "status_options": STATUS_CHOICES,
         "columns": [
-            {"label": label, "key": key, "sorted": sort.lstrip("-") == key, "descending": sort == f"-{key}",
-             "next_sort": key if sort != key else f"-{key}"}
+            {
+                "label": label,
+                "key": key,
+                "sorted": sort.lstrip("-") == key,
+                "descending": sort == f"-{key}",
+                "next_sort": key if sort != key else f"-{key}",
+            }
             for key, _, label in SORTS
         ],
         "show_merchant": len(merchants) > 1,
@@ -97,8 +110,21 @@ class _Echo:
 
 
 CSV_HEADER = [
-    "Name", "Merchant", "Store", "Provider", "Provider account", "Identifier", "Identifier kind", "Serial number",
-    "Model", "Status", "Status source", "Status reason", "Provider status", "Last checked (UTC)", "Last seen (UTC)",
+    "Name",
+    "Merchant",
+    "Store",
+    "Provider",
+    "Provider account",
+    "Identifier",
+    "Identifier kind",
+    "Serial number",
+    "Model",
+    "Status",
+    "Status source",
+    "Status reason",
+    "Provider status",
+    "Last checked (UTC)",
+    "Last seen (UTC)",
     "Active",
 ]
 
@@ -107,9 +133,19 @@ def _csv_rows(terminals):
     yield CSV_HEADER
     for t in terminals.select_related("merchant", "store", "account").iterator(chunk_size=2000):
         yield [
-            t.name, t.merchant.name, t.store.name if t.store else "", t.get_provider_display(), t.account.label,
-            t.provider_ref, t.ref_label, t.serial_number, t.model, t.status, t.get_status_source_display(),
-            t.status_reason, t.provider_status,
+            t.name,
+            t.merchant.name,
+            t.store.name if t.store else "",
+            t.get_provider_display(),
+            t.account.label,
+            t.provider_ref,
+            t.ref_label,
+            t.serial_number,
+            t.model,
+            t.status,
+            t.get_status_source_display(),
+            t.status_reason,
+            t.provider_status,
             t.status_checked_at.isoformat(timespec="seconds") if t.status_checked_at else "",
             t.last_seen_at.isoformat(timespec="seconds") if t.last_seen_at else "",
             "yes" if t.is_active else "no",
@@ -131,7 +167,11 @@ def _csv_response(terminals) -> StreamingHttpResponse:
 def statuses(request):
     """The status badges of the given terminals as out-of-band swaps (a read, never a provider call)."""
     ids = [int(value) for value in request.GET.getlist("id")[:200] if value.isdigit()]
-    terminals = Terminal.objects.for_user(request.user).filter(pk__in=ids) if ids else Terminal.objects.none()
+    terminals = (
+        Terminal.objects.for_user(request.user).filter(pk__in=ids)
+        if ids
+        else Terminal.objects.none()
+    )
     return render(request, "terminals/_statuses.html", {"terminals": terminals})
 
 
@@ -144,28 +184,47 @@ def assign(request):
     next_url = _next_url(request, fleet_url)
     ids = [int(value) for value in request.POST.getlist("terminal") if value.isdigit()]
     terminals = Terminal.objects.for_user(request.user).filter(pk__in=ids)
-    selected = list(terminals.select_related("merchant", "store").order_by("merchant__name", "name"))
+    selected = list(
+        terminals.select_related("merchant", "store").order_by("merchant__name", "name")
+    )
     if not selected:
         messages.warning(request, "Select at least one terminal first.")
         return redirect(next_url)
     merchant_ids = {t.merchant_id for t in selected}
-    stores = Store.objects.for_user(request.user).filter(merchant_id__in=merchant_ids).select_related("merchant")
+    stores = (
+        Store.objects.for_user(request.user)
+        .filter(merchant_id__in=merchant_ids)
+        .select_related("merchant")
+    )
     confirming = request.POST.get("confirm") == "1"
     form = StoreChoiceForm(request.POST if confirming else None, stores=stores)
     if confirming and form.is_valid():
         store = form.cleaned_data["store"]
-        outcome = services.terminals_assign_store(terminals=terminals, store=store, actor=request.user)
+        outcome = services.terminals_assign_store(
+            terminals=terminals, store=store, actor=request.user
+        )
         where = f"“{store.name}”" if store else "no store"
-        parts = [f"{outcome.assigned} terminal{'s' if outcome.assigned != 1 else ''} moved to {where}."]
+        parts = [
+            f"{outcome.assigned} terminal{'s' if outcome.assigned != 1 else ''} moved to {where}."
+        ]
         if outcome.unchanged:
             parts.append(f"{outcome.unchanged} already there.")
         if outcome.skipped:
-            parts.append(f"{outcome.skipped} skipped: a terminal can only go to a store of its own merchant.")
+            parts.append(
+                f"{outcome.skipped} skipped: a terminal can only go to a store of its own merchant."
+            )
         (messages.success if not outcome.skipped else messages.warning)(request, " ".join(parts))
         return redirect(next_url)
     return render(
-        request, "terminals/assign_confirm.html",
-        {"terminals": selected, "form": form, "next": next_url, "merchant_count": len(merchant_ids), "no_stores": not stores},
+        request,
+        "terminals/assign_confirm.html",
+        {
+            "terminals": selected,
+            "form": form,
+            "next": next_url,
+            "merchant_count": len(merchant_ids),
+            "no_stores": not stores,
+        },
     )
 
 
@@ -180,8 +239,12 @@ def _sync_context(runs: list[SyncRun], ids: list[int]) -> dict:
         "active": len(runs) - len(finished),
         "done": len(finished),
         "failed": sum(1 for r in finished if r.state == "failed"),
-        "totals": {k: sum(getattr(r, k) for r in finished) for k in ("added", "updated", "deactivated", "listed")},
-        "progress_url": reverse("terminals:sync") + ("?" + urlencode([("run", i) for i in ids]) if ids else ""),
+        "totals": {
+            k: sum(getattr(r, k) for r in finished)
+            for k in ("added", "updated", "deactivated", "listed")
+        },
+        "progress_url": reverse("terminals:sync")
+        + ("?" + urlencode([("run", i) for i in ids]) if ids else ""),
         "poll": bool(ids) and len(finished) < len(runs),
     }
 
@@ -229,15 +292,23 @@ def sync(request):
 def _detail_context(request, terminal: Terminal, **overrides) -> dict:
     user = request.user
     capabilities = capabilities_for(terminal.provider)
-    stores = Store.objects.for_user(user).filter(merchant_id=terminal.merchant_id).select_related("merchant")
+    stores = (
+        Store.objects.for_user(user)
+        .filter(merchant_id=terminal.merchant_id)
+        .select_related("merchant")
+    )
     context = {
         "terminal": terminal,
         "api_name": services.api_name(terminal.provider),
         "capabilities": capabilities,
         "rename_note": services.rename_note(terminal.provider),
         "rename_form": RenameForm(initial={"name": terminal.name}),
-        "store_form": StoreChoiceForm(initial={"store": terminal.store_id or NO_STORE}, stores=stores, none_label="No store"),
-        "events": TerminalEvent.objects.filter(terminal=terminal).select_related("actor")[:HISTORY_LENGTH],
+        "store_form": StoreChoiceForm(
+            initial={"store": terminal.store_id or NO_STORE}, stores=stores, none_label="No store"
+        ),
+        "events": TerminalEvent.objects.filter(terminal=terminal).select_related("actor")[
+            :HISTORY_LENGTH
+        ],
         "refresh_s": STATUS_REFRESH_S,
     }
     context.update(overrides)
@@ -257,7 +328,9 @@ def rename(request, terminal):
     form = RenameForm(request.POST or None, initial={"name": terminal.name})
     if request.method == "POST" and form.is_valid():
         try:
-            outcome = services.terminal_rename(terminal=terminal, name=form.cleaned_data["name"], actor=request.user)
+            outcome = services.terminal_rename(
+                terminal=terminal, name=form.cleaned_data["name"], actor=request.user
+            )
         except services.RenameRefused as refused:
             form.add_error(None, refused.message)
         except ValidationError as invalid:
@@ -266,13 +339,21 @@ def rename(request, terminal):
             messages.success(request, outcome.message)
             return redirect("terminals:detail", pk=terminal.pk)
         terminal.refresh_from_db()
-    return render(request, "terminals/detail.html", _detail_context(request, terminal, rename_form=form, rename_open=True))
+    return render(
+        request,
+        "terminals/detail.html",
+        _detail_context(request, terminal, rename_form=form, rename_open=True),
+    )
 
 
 @access("terminals.assign_store", obj=scoped(Terminal))
 def assign_store(request, terminal):
     terminal = Terminal.objects.select_related("merchant", "store", "account").get(pk=terminal.pk)
-    stores = Store.objects.for_user(request.user).filter(merchant_id=terminal.merchant_id).select_related("merchant")
+    stores = (
+        Store.objects.for_user(request.user)
+        .filter(merchant_id=terminal.merchant_id)
+        .select_related("merchant")
+    )
     form = StoreChoiceForm(request.POST or None, stores=stores, none_label="No store")
     if request.method == "POST" and form.is_valid():
         store = form.cleaned_data["store"]
@@ -280,11 +361,15 @@ def assign_store(request, terminal):
             terminals=Terminal.objects.filter(pk=terminal.pk), store=store, actor=request.user
         )
         if outcome.assigned:
-            messages.success(request, f"Moved to “{store.name}”." if store else "Taken out of its store.")
+            messages.success(
+                request, f"Moved to “{store.name}”." if store else "Taken out of its store."
+            )
         else:
             messages.info(request, "Nothing changed: the terminal is already there.")
         return redirect("terminals:detail", pk=terminal.pk)
-    return render(request, "terminals/detail.html", _detail_context(request, terminal, store_form=form))
+    return render(
+        request, "terminals/detail.html", _detail_context(request, terminal, store_form=form)
+    )
 
 
 @access("terminals.probe_terminal", obj=scoped(Terminal))

@@ -20,9 +20,15 @@ def make_tenant(label: str) -> Tenant:
     merchant = MerchantFactory(reseller=reseller, name=f"Merchant {label}")
     store = StoreFactory(merchant=merchant, name=f"Store {label}")
     users = {
-        Role.RESELLER_ADMIN: member(Role.RESELLER_ADMIN, reseller=reseller, email=f"reseller-{label}@example.test"),
-        Role.MERCHANT_MANAGER: member(Role.MERCHANT_MANAGER, merchant=merchant, email=f"manager-{label}@example.test"),
-        Role.CASHIER: member(Role.CASHIER, merchant=merchant, store=store, email=f"cashier-{label}@example.test"),
+        Role.RESELLER_ADMIN: member(
+            Role.RESELLER_ADMIN, reseller=reseller, email=f"reseller-{label}@example.test"
+        ),
+        Role.MERCHANT_MANAGER: member(
+            Role.MERCHANT_MANAGER, merchant=merchant, email=f"manager-{label}@example.test"
+        ),
+        Role.CASHIER: member(
+            Role.CASHIER, merchant=merchant, store=store, email=f"cashier-{label}@example.test"
+        ),
     }
     return Tenant(reseller, merchant, store, users)
 

@@ -45,7 +45,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 def member(role: str, *, reseller=None, merchant=None, store=None, email=None) -> User:
     """A user with one membership; the organisation columns that fit the role."""
     user = UserFactory(**({"email": email} if email else {}))
-    Membership.objects.create(user=user, role=role, reseller=reseller, merchant=merchant, store=store)
+    Membership.objects.create(
+        user=user, role=role, reseller=reseller, merchant=merchant, store=store
+    )
     return user
 
 

@@ -43,7 +43,11 @@ def test_package_imports_only_what_its_box_may(package):
             top = name.split(".")[0]
             if top in FORBIDDEN[package]:
                 offences.append(f"{path.relative_to(ROOT)} imports {name}")
-            if package == "sandbox" and top == "dashboard" and name not in SANDBOX_MAY_IMPORT_FROM_DASHBOARD:
+            if (
+                package == "sandbox"
+                and top == "dashboard"
+                and name not in SANDBOX_MAY_IMPORT_FROM_DASHBOARD
+            ):
                 offences.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offences == []
 

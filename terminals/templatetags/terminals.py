@@ -1,10 +1,9 @@
 from datetime import datetime
-
-from django import template
-from django.utils import timezone
 from html import escape as _escape
 
+from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -18,7 +17,7 @@ def escape(value) -> str:
 
 @register.filter
 def ago(moment: datetime | None) -> str:
-    """"12 s ago", "3 min ago", "5 h ago", "2 d ago"; "never" for None."""
+    """ "12 s ago", "3 min ago", "5 h ago", "2 d ago"; "never" for None."""
     if moment is None:
         return "never"
     seconds = max(0, int((timezone.now() - moment).total_seconds()))
@@ -87,7 +86,11 @@ def fleet_rows(terminals, *, show_merchant: bool, can_assign: bool):
         )
         if show_merchant:
             cells.append(f"<td>{escape(t.merchant.name)}</td>")
-        cells.append(f"<td>{escape(t.store.name)}</td>" if t.store else '<td><span class="muted">No store</span></td>')
+        cells.append(
+            f"<td>{escape(t.store.name)}</td>"
+            if t.store
+            else '<td><span class="muted">No store</span></td>'
+        )
         cells.append(f"<td>{escape(t.get_provider_display())}</td>")
         cells.append(
             f'<td class="small">{escape(t.model or "—")}<br><code>{escape(t.serial_number or t.provider_ref)}</code></td>'

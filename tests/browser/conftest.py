@@ -21,8 +21,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def chromium_browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium not found at {CHROMIUM}; CI must install Debian's chromium package")
-        pytest.skip("Chromium is not installed (apt-get install chromium); CI=true makes this a failure")
+            pytest.fail(
+                f"Chromium not found at {CHROMIUM}; CI must install Debian's chromium package"
+            )
+        pytest.skip(
+            "Chromium is not installed (apt-get install chromium); CI=true makes this a failure"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -46,7 +50,9 @@ def chromium_browser():
 
 @pytest.fixture
 def page(chromium_browser, live_server):
-    context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context = chromium_browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page

@@ -19,7 +19,14 @@ def nav_labels(page):
 
 
 EXPECTED_NAV = {
-    Role.PLATFORM_ADMIN: ["Overview", "Terminals", "Resellers", "Merchants", "Stores", "Provider accounts"],
+    Role.PLATFORM_ADMIN: [
+        "Overview",
+        "Terminals",
+        "Resellers",
+        "Merchants",
+        "Stores",
+        "Provider accounts",
+    ],
     Role.RESELLER_ADMIN: ["Overview", "Terminals", "Merchants", "Stores", "Provider accounts"],
     Role.MERCHANT_MANAGER: ["Overview", "Terminals"],
     Role.CASHIER: ["Overview", "Terminals"],
@@ -50,7 +57,11 @@ def test_a_reseller_admin_creates_a_merchant_and_sees_form_errors(page, screensh
     page.get_by_role("button", name="New merchant").click()
     page.get_by_label("Name").fill(tenant_a.merchant.name)
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_role("alert").filter(has_text="already has a merchant with this name").is_visible()
+    assert (
+        page.get_by_role("alert")
+        .filter(has_text="already has a merchant with this name")
+        .is_visible()
+    )
     screenshot("merchant-form-error")
     page.get_by_label("Name").fill("Quayside Deli")
     page.get_by_role("button", name="Save").click()

@@ -27,7 +27,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def celery_worker(sandbox_settings):
     celery_app.control.purge()  # nothing left over from earlier tests reaches this worker
     with start_worker(
-        celery_app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+        celery_app,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
     ) as worker:
         yield worker
 
@@ -38,7 +43,9 @@ def celery_beat(celery_worker, tmp_path):
     started = []
 
     def start():
-        beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(tmp_path / "celerybeat-schedule"))
+        beat = EmbeddedService(
+            celery_app, thread=True, schedule_filename=str(tmp_path / "celerybeat-schedule")
+        )
         beat.start()
         started.append(beat)
 
@@ -51,13 +58,19 @@ def celery_beat(celery_worker, tmp_path):
 def reseller_fleet(tenant_a, sandbox_settings):
     """Tenant A's reseller with three merchants: USAePay and Payroc terminals at the first, 30 USAePay
     terminals at a second (so the list has pages), none at the third."""
-    usaepay = sandbox_fleet("usaepay", tenant_a.merchant, devices=2, names=["Counter", "Patio"], label="Alpha USAePay")
+    usaepay = sandbox_fleet(
+        "usaepay", tenant_a.merchant, devices=2, names=["Counter", "Patio"], label="Alpha USAePay"
+    )
     payroc = sandbox_fleet("payroc", tenant_a.merchant, devices=1, label="Alpha Payroc")
     harbour = MerchantFactory(reseller=tenant_a.reseller, name="Harbour Bakery")
     StoreFactory(merchant=harbour, name="Main Street")
     StoreFactory(merchant=harbour, name="Harbour Front")
     bakery = sandbox_fleet(
-        "usaepay", harbour, devices=30, names=[f"Bakery lane {i:02d}" for i in range(1, 31)], label="Bakery USAePay"
+        "usaepay",
+        harbour,
+        devices=30,
+        names=[f"Bakery lane {i:02d}" for i in range(1, 31)],
+        label="Bakery USAePay",
     )
     MerchantFactory(reseller=tenant_a.reseller, name="Quiet Florist")
     return {"usaepay": usaepay, "payroc": payroc, "bakery": bakery}
@@ -78,7 +91,9 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     # Sync now: a real task on the worker; the HTMX partial polls until every account is done.
     page.get_by_role("button", name="Sync now").click()
     expect(page.get_by_test_id("sync-outcome")).to_contain_text("Sync finished", timeout=20_000)
-    expect(page.get_by_test_id("sync-progress")).to_contain_text("33 added, 0 updated, 0 deactivated")
+    expect(page.get_by_test_id("sync-progress")).to_contain_text(
+        "33 added, 0 updated, 0 deactivated"
+    )
     # The finished partial tells the page, which reloads its list in place.
     expect(page.get_by_test_id("fleet-count")).to_have_text("33 terminals")
     screenshot("terminals-sync-finished")
@@ -90,7 +105,9 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     filters.get_by_label("Provider").select_option(label="USAePay")
     filters.get_by_label("Status").select_option(value="online")
     filters.get_by_role("button", name="Filter").click()
-    page.wait_for_url(re.compile(r"provider=usaepay.*status=online|status=online.*provider=usaepay"))
+    page.wait_for_url(
+        re.compile(r"provider=usaepay.*status=online|status=online.*provider=usaepay")
+    )
     expect(page.get_by_test_id("fleet-count")).to_have_text("32 terminals match these filters")
     filters.get_by_label("Search by name or serial number").fill("a")
     filters.get_by_label("Merchant").select_option(label=tenant_a.merchant.name)
@@ -109,10 +126,14 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     filters.get_by_label("Status").select_option(value="online")
     filters.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name="Counter", exact=True).click()
-    expect(page.get_by_test_id("rename-note")).to_have_text("The name is sent to USAePay and saved once USAePay accepts it.")
+    expect(page.get_by_test_id("rename-note")).to_have_text(
+        "The name is sent to USAePay and saved once USAePay accepts it."
+    )
     page.get_by_label("Name").fill("Front counter")
     page.get_by_role("button", name="Rename").click()
-    expect(page.get_by_role("status").filter(has_text="Renamed to “Front counter” at USAePay.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Renamed to “Front counter” at USAePay.")
+    ).to_be_visible()
     expect(page.get_by_test_id("terminal-title")).to_have_text("Front counter")
     counter_device = reseller_fleet["usaepay"].devices[0]
     counter_device.refresh_from_db()
@@ -143,7 +164,9 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     assert Terminal.objects.get(pk=terminal.pk).status == TerminalStatus.OFFLINE
 
 
-def test_the_terminal_pages_explain_refusals_and_local_names(page, screenshot, tenant_a, reseller_fleet, celery_worker):
+def test_the_terminal_pages_explain_refusals_and_local_names(
+    page, screenshot, tenant_a, reseller_fleet, celery_worker
+):
     from sandbox.services import device_set_switches
     from terminals.services import terminal_sync_account_now
 
@@ -160,11 +183,17 @@ def test_the_terminal_pages_explain_refusals_and_local_names(page, screenshot, t
     # Payroc has no rename API: the name stays in the dashboard, and the page says so.
     payroc = Terminal.objects.get(account=reseller_fleet["payroc"].account)
     page.goto(f"/terminals/{payroc.pk}/")
-    expect(page.get_by_test_id("rename-note")).to_have_text("Payroc has no rename API: this name is shown in the dashboard only.")
-    expect(page.get_by_test_id("status-reason")).to_have_text("Payroc does not report whether a terminal is online.")
+    expect(page.get_by_test_id("rename-note")).to_have_text(
+        "Payroc has no rename API: this name is shown in the dashboard only."
+    )
+    expect(page.get_by_test_id("status-reason")).to_have_text(
+        "Payroc does not report whether a terminal is online."
+    )
     page.get_by_label("Name").fill("Front till")
     page.get_by_role("button", name="Rename").click()
-    expect(page.get_by_role("status").first).to_contain_text("Payroc has no rename API: this name is shown in the dashboard only.")
+    expect(page.get_by_role("status").first).to_contain_text(
+        "Payroc has no rename API: this name is shown in the dashboard only."
+    )
     screenshot("terminal-payroc-local-name")
 
     # The emulator refuses a USAePay rename: a clear form error, the name unchanged.

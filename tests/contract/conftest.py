@@ -33,7 +33,10 @@ ACCOUNTS = {
         "devices": ["sa_ContractDevice00000000000001", "sa_ContractDevice00000000000002"],
     },
     "komoju": {
-        "secrets": {"secret_key": "sk_test_contract7d1e0c4b9a8f", "webhook_secret": "contract-komoju-whsec-2b7f"},
+        "secrets": {
+            "secret_key": "sk_test_contract7d1e0c4b9a8f",
+            "webhook_secret": "contract-komoju-whsec-2b7f",
+        },
         "settings": {"terminal_ids": ["tm_contract0001", "tm_contract0002"]},
         "devices": ["tm_contract0001", "tm_contract0002"],
         "currency": "JPY",
@@ -49,7 +52,10 @@ ACCOUNTS = {
         "currency": "EUR",
     },
     "mobilepay": {
-        "secrets": {"access_token": "contract-integra-token-8e3f1a", "bio_code": "contract-bio-5521"},
+        "secrets": {
+            "access_token": "contract-integra-token-8e3f1a",
+            "bio_code": "contract-bio-5521",
+        },
         "settings": {"terminal_ids": ["mp-pos-contract-1", "mp-pos-contract-2"]},
         "devices": ["mp-pos-contract-1", "mp-pos-contract-2"],
         "currency": "DKK",
@@ -82,11 +88,18 @@ class ContractEnv:
     def currency(self) -> str:
         return ACCOUNTS[self.provider_name].get("currency", "USD")
 
-    def start_request(self, amount_minor: int, *, kind=PaymentKind.SALE, terminal_ref=None, timeout_s=60) -> StartRequest:
+    def start_request(
+        self, amount_minor: int, *, kind=PaymentKind.SALE, terminal_ref=None, timeout_s=60
+    ) -> StartRequest:
         return StartRequest(
-            kind=kind, terminal_ref=terminal_ref or self.device.ref, amount_minor=amount_minor, currency=self.currency,
-            idempotency_key=str(uuid.uuid4()), reference="ct-" + uuid.uuid4().hex[:12],
-            description="contract suite", timeout_s=timeout_s,
+            kind=kind,
+            terminal_ref=terminal_ref or self.device.ref,
+            amount_minor=amount_minor,
+            currency=self.currency,
+            idempotency_key=str(uuid.uuid4()),
+            reference="ct-" + uuid.uuid4().hex[:12],
+            description="contract suite",
+            timeout_s=timeout_s,
         )
 
     def charges(self, reference: str | None = None) -> int:
@@ -99,23 +112,33 @@ class ContractEnv:
         return SandboxPayment.objects.filter(device__account=self.sandbox_account).count()
 
     def starts(self, reference: str) -> int:
-        return SandboxPayment.objects.filter(device__account=self.sandbox_account, order_ref=reference).count()
+        return SandboxPayment.objects.filter(
+            device__account=self.sandbox_account, order_ref=reference
+        ).count()
 
 
 def make_env(provider_name: str, merchant, *, secrets=None) -> ContractEnv:
     spec = ACCOUNTS[provider_name]
     sandbox_account = sandbox_account_ensure(
-        provider=provider_name, label=f"contract-{provider_name}", secrets=spec["secrets"],
+        provider=provider_name,
+        label=f"contract-{provider_name}",
+        secrets=spec["secrets"],
         settings=spec.get("sandbox_settings", spec["settings"]),
     )
     serials = spec.get("serials", spec["devices"])
     devices = [
-        sandbox_device_ensure(account=sandbox_account, ref=ref, name=f"Lane {i + 1}", model="MP200", serial=serial)
+        sandbox_device_ensure(
+            account=sandbox_account, ref=ref, name=f"Lane {i + 1}", model="MP200", serial=serial
+        )
         for i, (ref, serial) in enumerate(zip(spec["devices"], serials, strict=True))
     ]
     account = account_create(
-        merchant=merchant, provider=provider_name, environment="sandbox",
-        label=f"contract {uuid.uuid4().hex[:6]}", secrets=secrets or spec["secrets"], settings=spec["settings"],
+        merchant=merchant,
+        provider=provider_name,
+        environment="sandbox",
+        label=f"contract {uuid.uuid4().hex[:6]}",
+        secrets=secrets or spec["secrets"],
+        settings=spec["settings"],
     )
     env = ContractEnv(provider_name, provider_for(account), account, sandbox_account, devices)
     env.adapter.client.event_hooks["request"].append(env.sent.append)

@@ -23,9 +23,9 @@ from providers.errors import (
     UnsupportedOperation,
 )
 from providers.recovery import start_exactly_once
+from sandbox.models import SandboxPayment
 from sandbox.scenarios import APPROVE
 from sandbox.services import account_expire_tokens, device_set_switches, payment_decide
-from sandbox.models import SandboxPayment
 from tests.contract.conftest import make_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +43,9 @@ def settle(env, result):
     if result.state == PaymentState.AUTHORIZED:
         # MobilePay reserves a sale; the POS captures it (Integra's direct flow).
         assert env.adapter.capabilities.needs_capture
-        result = env.adapter.capture(result.transaction_ref or result.provider_ref, idempotency_key=str(uuid.uuid4()))
+        result = env.adapter.capture(
+            result.transaction_ref or result.provider_ref, idempotency_key=str(uuid.uuid4())
+        )
     return result
 
 
@@ -58,7 +60,9 @@ def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
     assert token.expires_at > timezone.now() + timedelta(minutes=50)
     assert DatabaseTokenStore(env.account).load().access_token == token.access_token
     # Within two minutes of expiry the adapter fetches a new one before calling.
-    AccessToken.objects.filter(account=env.account).update(expires_at=timezone.now() + timedelta(seconds=90))
+    AccessToken.objects.filter(account=env.account).update(
+        expires_at=timezone.now() + timedelta(seconds=90)
+    )
     env.adapter.list_terminals()
     assert DatabaseTokenStore(env.account).load().access_token != token.access_token
 
@@ -72,7 +76,9 @@ def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
         return
     assert account_expire_tokens(account=env.sandbox_account) >= 1
     assert [t.ref for t in env.adapter.list_terminals()]
-    assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(minutes=50)
+    assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(
+        minutes=50
+    )
 
 
 def test_list_terminals_returns_every_device_with_honest_online_status(env):
@@ -85,7 +91,9 @@ def test_list_terminals_returns_every_device_with_honest_online_status(env):
         # Klearly lists connected terminals only: an offline one is absent rather than offline.
         assert env.devices[1].ref not in terminals or terminals[env.devices[1].ref].online is False
     else:
-        assert {t.online for t in terminals.values()} == {None}, "a provider without status must not claim online"
+        assert {t.online for t in terminals.values()} == {None}, (
+            "a provider without status must not claim online"
+        )
 
 
 def test_sale_approved(env):
@@ -110,7 +118,10 @@ def test_sale_cancelled_by_the_customer(env):
 
 def test_sale_aborted_while_pending(env):
     started = start_exactly_once(env.adapter, env.start_request(WAIT_AMOUNT))
-    assert env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state == PaymentState.PENDING
+    assert (
+        env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state
+        == PaymentState.PENDING
+    )
     env.adapter.abort_payment(started.provider_ref, kind=PaymentKind.SALE)
     result = follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
     assert result.state == PaymentState.CANCELED
@@ -128,17 +139,23 @@ def test_abort_after_approval_is_refused_as_not_abortable(env):
 
 def test_refund_by_reference(env):
     sale = run_sale(env, APPROVE_AMOUNT)
-    refund = env.adapter.refund(RefundRequest(
-        original_transaction_ref=sale.transaction_ref, amount_minor=APPROVE_AMOUNT, currency=env.currency,
-        idempotency_key=env.start_request(1).idempotency_key, reference="rf-" + sale.provider_ref[-8:],
-        description="contract refund",
-    ))
+    refund = env.adapter.refund(
+        RefundRequest(
+            original_transaction_ref=sale.transaction_ref,
+            amount_minor=APPROVE_AMOUNT,
+            currency=env.currency,
+            idempotency_key=env.start_request(1).idempotency_key,
+            reference="rf-" + sale.provider_ref[-8:],
+            description="contract refund",
+        )
+    )
     # Klearly runs a referenced refund on the original terminal: it is followed like a payment.
     refund = follow_to_final(env.adapter, refund, kind=PaymentKind.REFUND, timeout_s=30)
     assert refund.state == PaymentState.APPROVED
     # The provider's id for the sale: a transaction key (most) or the payment id itself (Integra).
     original = SandboxPayment.objects.get(
-        Q(transaction_ref=sale.transaction_ref) | Q(provider_ref=sale.transaction_ref), device__account=env.sandbox_account
+        Q(transaction_ref=sale.transaction_ref) | Q(provider_ref=sale.transaction_ref),
+        device__account=env.sandbox_account,
     )
     assert original.refunded_amount == APPROVE_AMOUNT
 
@@ -149,7 +166,9 @@ def test_refund_on_the_terminal(env):
             env.adapter.start_payment(env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
         assert env.starts_total() == 0
         return
-    started = start_exactly_once(env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
+    started = start_exactly_once(
+        env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND)
+    )
     result = follow_to_final(env.adapter, started, kind=PaymentKind.REFUND, timeout_s=30)
     assert result.state == PaymentState.APPROVED
 
@@ -190,7 +209,10 @@ def test_a_5xx_is_a_transient_error(env):
         env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE)
     assert excinfo.value.permanent is False
     # The next call gets through.
-    assert env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state == PaymentState.PENDING
+    assert (
+        env.adapter.get_payment(started.provider_ref, kind=PaymentKind.SALE).state
+        == PaymentState.PENDING
+    )
 
 
 def test_bad_credentials_are_an_auth_error(env, tenant_a):
@@ -238,7 +260,13 @@ def test_provider_check_exits_non_zero_when_a_step_fails(env):
     for device in env.devices:
         device_set_switches(device=device, online=False)
     with pytest.raises(CommandError):
-        call_command("provider_check", env.provider_name, "--account", str(env.account.pk), stdout=io.StringIO())
+        call_command(
+            "provider_check",
+            env.provider_name,
+            "--account",
+            str(env.account.pk),
+            stdout=io.StringIO(),
+        )
 
 
 LOST_RESPONSE_RUNS = 100
@@ -250,7 +278,9 @@ def test_a_lost_start_response_never_makes_a_second_charge_in_100_runs(env):
         device_set_switches(device=env.device, lose_next_response=True)
         req = env.start_request(APPROVE_AMOUNT)
         started = start_exactly_once(env.adapter, req, backoff_s=0.01)
-        final = settle(env, follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30))
+        final = settle(
+            env, follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
+        )
         assert final.state == PaymentState.APPROVED
         references.append(req.reference)
     for reference in references:

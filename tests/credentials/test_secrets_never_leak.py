@@ -30,7 +30,9 @@ def _needles(env) -> list[str]:
     return needles
 
 
-def test_no_secret_or_token_appears_in_logs_pages_or_command_output(caplog, sandbox_settings, tenant_a, platform_admin):
+def test_no_secret_or_token_appears_in_logs_pages_or_command_output(
+    caplog, sandbox_settings, tenant_a, platform_admin
+):
     caplog.set_level(logging.DEBUG)
     haystack: list[str] = []
     needles: list[str] = []
@@ -42,10 +44,16 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(caplog, sand
             assert report.passed, report.steps
             sale = start_exactly_once(env.adapter, env.start_request(1001))
             sale = follow_to_final(env.adapter, sale, kind=PaymentKind.SALE, timeout_s=30)
-            env.adapter.refund(RefundRequest(
-                original_transaction_ref=sale.transaction_ref, amount_minor=500, currency="USD",
-                idempotency_key=str(uuid.uuid4()), reference="leak-refund", description="partial",
-            ))
+            env.adapter.refund(
+                RefundRequest(
+                    original_transaction_ref=sale.transaction_ref,
+                    amount_minor=500,
+                    currency="USD",
+                    idempotency_key=str(uuid.uuid4()),
+                    reference="leak-refund",
+                    description="partial",
+                )
+            )
             try:
                 env.adapter.abort_payment(sale.provider_ref, kind=PaymentKind.SALE)
             except ProviderError as exc:
@@ -53,7 +61,11 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(caplog, sand
         token = DatabaseTokenStore(env.account).load()
         if token:
             needles.append(token.access_token)
-        wrong = make_env(provider_name, tenant_a.merchant, secrets={k: v + "-wrong" for k, v in env.account.secrets().items()})
+        wrong = make_env(
+            provider_name,
+            tenant_a.merchant,
+            secrets={k: v + "-wrong" for k, v in env.account.secrets().items()},
+        )
         needles += [v for v in wrong.account.secrets().values()]
         with wrong.adapter:
             try:
@@ -62,7 +74,14 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(caplog, sand
                 haystack.append(repr(exc) + exc.message)
 
         out = io.StringIO()
-        call_command("provider_check", provider_name, "--account", str(env.account.pk), stdout=out, stderr=out)
+        call_command(
+            "provider_check",
+            provider_name,
+            "--account",
+            str(env.account.pk),
+            stdout=out,
+            stderr=out,
+        )
         haystack.append(out.getvalue())
 
     client = Client()
@@ -71,7 +90,9 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(caplog, sand
     from credentials.models import ProviderAccount
 
     pages += [f"/credentials/{pk}/" for pk in ProviderAccount.objects.values_list("pk", flat=True)]
-    pages += [f"/sandbox/terminals/{pk}/" for pk in SandboxDevice.objects.values_list("pk", flat=True)]
+    pages += [
+        f"/sandbox/terminals/{pk}/" for pk in SandboxDevice.objects.values_list("pk", flat=True)
+    ]
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url

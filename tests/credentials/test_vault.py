@@ -1,3 +1,5 @@
+from datetime import UTC
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -15,18 +17,26 @@ SECRET = "usaepay-key-Zq9Xw3Lm8Rt2Vb6Nc4Pd"
 @pytest.fixture
 def account(tenant_a):
     return account_create(
-        merchant=tenant_a.merchant, provider=Provider.USAEPAY, environment=Environment.SANDBOX,
-        label="Front counter", secrets={"api_key": SECRET, "api_pin": "987654"},
+        merchant=tenant_a.merchant,
+        provider=Provider.USAEPAY,
+        environment=Environment.SANDBOX,
+        label="Front counter",
+        secrets={"api_key": SECRET, "api_pin": "987654"},
     )
 
 
 @pytest.mark.django_db
 def test_secrets_are_encrypted_at_rest(account):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT secrets_encrypted FROM credentials_provideraccount WHERE id = %s", [account.pk])
+        cursor.execute(
+            "SELECT secrets_encrypted FROM credentials_provideraccount WHERE id = %s", [account.pk]
+        )
         stored = cursor.fetchone()[0]
     assert SECRET not in stored
-    assert ProviderAccount.objects.get(pk=account.pk).secrets() == {"api_key": SECRET, "api_pin": "987654"}
+    assert ProviderAccount.objects.get(pk=account.pk).secrets() == {
+        "api_key": SECRET,
+        "api_pin": "987654",
+    }
 
 
 @pytest.mark.django_db
@@ -38,9 +48,11 @@ def test_creation_is_audited_without_the_secret(account):
 
 @pytest.mark.django_db
 def test_rotate_credentials_key_reencrypts_everything_under_the_newest_key(account, settings):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    DatabaseTokenStore(account).save(Token(access_token="bearer-abc-123", expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
+    DatabaseTokenStore(account).save(
+        Token(access_token="bearer-abc-123", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    )
     old_key = settings.CREDENTIALS_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.CREDENTIALS_KEYS = [new_key, old_key]

@@ -17,7 +17,9 @@ def _walk(patterns, prefix="", namespace=""):
 
 
 ALL_PATTERNS = list(_walk(get_resolver().url_patterns))
-SCOPED = [(route, name, p) for route, name, p in ALL_PATTERNS if getattr(p.callback, "scoped_model", None)]
+SCOPED = [
+    (route, name, p) for route, name, p in ALL_PATTERNS if getattr(p.callback, "scoped_model", None)
+]
 UNSCOPED_PRIVATE = [
     (route, name, p)
     for route, name, p in ALL_PATTERNS
@@ -35,7 +37,9 @@ def test_the_walk_finds_the_url_patterns():
 @pytest.mark.parametrize("route,name,pattern", ALL_PATTERNS, ids=[r for r, _, _ in ALL_PATTERNS])
 def test_every_view_declares_an_access_policy(route, name, pattern):
     policy = getattr(pattern.callback, "access_policy", None)
-    assert policy, f"{route} ({name}) has no access policy: decorate it with @access(...) or @public(...)"
+    assert policy, (
+        f"{route} ({name}) has no access policy: decorate it with @access(...) or @public(...)"
+    )
 
 
 @pytest.mark.parametrize("route,name,pattern", ALL_PATTERNS, ids=[r for r, _, _ in ALL_PATTERNS])
@@ -56,15 +60,25 @@ def _instances(tenant):
     from terminals.models import Terminal
 
     account = ProviderAccount.objects.filter(merchant=tenant.merchant).first() or account_create(
-        merchant=tenant.merchant, provider=Provider.USAEPAY, environment=Environment.SANDBOX,
-        label="Main", secrets={"api_key": "k" * 32, "api_pin": "1234"},
+        merchant=tenant.merchant,
+        provider=Provider.USAEPAY,
+        environment=Environment.SANDBOX,
+        label="Main",
+        secrets={"api_key": "k" * 32, "api_pin": "1234"},
     )
     terminal = Terminal.objects.filter(merchant=tenant.merchant).first() or Terminal.objects.create(
-        account=account, merchant=tenant.merchant, provider=account.provider, store=tenant.store,
-        provider_ref="sa_AccessWalkTerminal", name=f"Terminal of {tenant.merchant.name}",
+        account=account,
+        merchant=tenant.merchant,
+        provider=account.provider,
+        store=tenant.store,
+        provider_ref="sa_AccessWalkTerminal",
+        name=f"Terminal of {tenant.merchant.name}",
     )
     return {
-        Reseller: tenant.reseller, Merchant: tenant.merchant, Store: tenant.store, ProviderAccount: account,
+        Reseller: tenant.reseller,
+        Merchant: tenant.merchant,
+        Store: tenant.store,
+        ProviderAccount: account,
         Terminal: terminal,
     }
 
@@ -74,7 +88,9 @@ OTHER_TENANT_ROLES = [Role.RESELLER_ADMIN, Role.MERCHANT_MANAGER, Role.CASHIER]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", OTHER_TENANT_ROLES)
-def test_users_of_another_tenant_never_get_200_on_a_tenants_objects(client, tenant_a, tenant_b, role):
+def test_users_of_another_tenant_never_get_200_on_a_tenants_objects(
+    client, tenant_a, tenant_b, role
+):
     client.force_login(tenant_b.users[role])
     objects = _instances(tenant_a)
     responses = []
@@ -86,7 +102,9 @@ def test_users_of_another_tenant_never_get_200_on_a_tenants_objects(client, tena
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             responses.append((method, url, response.status_code))
-            assert response.status_code in (403, 404), f"{role} of tenant B got {response.status_code} on {method} {url}"
+            assert response.status_code in (403, 404), (
+                f"{role} of tenant B got {response.status_code} on {method} {url}"
+            )
     assert sum(1 for *_, status in responses if status == 200) == 0
     assert len(responses) == 2 * len(SCOPED)
 
@@ -95,7 +113,7 @@ def test_users_of_another_tenant_never_get_200_on_a_tenants_objects(client, tena
 @pytest.mark.parametrize("role", OTHER_TENANT_ROLES)
 def test_list_pages_show_nothing_of_another_tenant(client, tenant_a, tenant_b, role):
     client.force_login(tenant_b.users[role])
-    for route, name, pattern in UNSCOPED_PRIVATE:
+    for route, name, _pattern in UNSCOPED_PRIVATE:
         response = client.get(reverse(name))
         if response.status_code != 200:
             assert response.status_code in (302, 403, 405), f"{route}: {response.status_code}"
@@ -111,7 +129,10 @@ def test_anonymous_users_are_sent_to_login_from_every_private_page(client, tenan
     for route, name, pattern in ALL_PATTERNS:
         if pattern.callback.access_policy.startswith("public"):
             continue
-        kwargs = {k: objects[getattr(pattern.callback, "scoped_model", None)].pk for k in pattern.pattern.converters}
+        kwargs = {
+            k: objects[getattr(pattern.callback, "scoped_model", None)].pk
+            for k in pattern.pattern.converters
+        }
         response = client.get(reverse(name, kwargs=kwargs))
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], route
 
@@ -125,5 +146,7 @@ def test_a_cashier_gets_403_on_a_visible_merchant_action_they_may_not_take(clien
 
 @pytest.mark.django_db
 def test_login_with_email_and_password_works(client, tenant_a):
-    response = client.post(reverse("login"), {"username": "manager-alpha@example.test", "password": PASSWORD})
+    response = client.post(
+        reverse("login"), {"username": "manager-alpha@example.test", "password": PASSWORD}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("home")

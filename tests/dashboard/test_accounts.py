@@ -21,7 +21,9 @@ def manager(tenant_a):
 
 
 def _login(client, email, password):
-    return client.post(reverse("login"), {"username": email, "password": password}, REMOTE_ADDR="10.0.0.7")
+    return client.post(
+        reverse("login"), {"username": email, "password": password}, REMOTE_ADDR="10.0.0.7"
+    )
 
 
 @pytest.mark.django_db
@@ -133,7 +135,11 @@ def _production_env(**overrides):
 def test_check_deploy_gives_no_warning_under_production_settings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
@@ -143,7 +149,11 @@ def test_check_deploy_gives_no_warning_under_production_settings():
 def test_production_refuses_to_start_without(missing):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env=_production_env(**{missing: None}), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=_production_env(**{missing: None}),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert missing in result.stderr

@@ -18,7 +18,12 @@ def test_healthz_is_200_with_a_worker_and_needs_no_login(client):
 def test_healthz_is_503_naming_the_workers_when_none_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"database": "ok", "broker": "ok", "workers": 0, "failing": ["workers"]}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "ok",
+        "workers": 0,
+        "failing": ["workers"],
+    }
 
 
 @pytest.mark.django_db

@@ -15,7 +15,9 @@ def test_platform_admin_creates_a_reseller(client, platform_admin):
 @pytest.mark.django_db
 def test_reseller_names_are_unique_whatever_the_case(client, platform_admin, tenant_a):
     client.force_login(platform_admin)
-    response = client.post(reverse("dashboard:reseller_create"), {"name": tenant_a.reseller.name.upper()})
+    response = client.post(
+        reverse("dashboard:reseller_create"), {"name": tenant_a.reseller.name.upper()}
+    )
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert Reseller.objects.count() == 1
@@ -56,11 +58,14 @@ def test_a_reseller_admin_creates_a_merchant_in_its_own_reseller(client, tenant_
         ({"name": "Merchant alpha"}, "already has a merchant with this name"),
     ],
 )
-def test_merchant_form_errors_are_shown_on_the_form_and_nothing_is_saved(client, tenant_a, data, message):
+def test_merchant_form_errors_are_shown_on_the_form_and_nothing_is_saved(
+    client, tenant_a, data, message
+):
     client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
     before = Merchant.objects.count()
     response = client.post(
-        reverse("dashboard:merchant_create"), {"reseller": tenant_a.reseller.pk, "default_currency": "USD", **data}
+        reverse("dashboard:merchant_create"),
+        {"reseller": tenant_a.reseller.pk, "default_currency": "USD", **data},
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -68,16 +73,22 @@ def test_merchant_form_errors_are_shown_on_the_form_and_nothing_is_saved(client,
 
 
 @pytest.mark.django_db
-def test_store_names_are_unique_within_their_merchant_only(client, tenant_a, tenant_b, platform_admin):
+def test_store_names_are_unique_within_their_merchant_only(
+    client, tenant_a, tenant_b, platform_admin
+):
     client.force_login(platform_admin)
     ok = client.post(
-        reverse("dashboard:store_create"), {"merchant": tenant_b.merchant.pk, "name": "Store alpha", "time_zone": "UTC"}
+        reverse("dashboard:store_create"),
+        {"merchant": tenant_b.merchant.pk, "name": "Store alpha", "time_zone": "UTC"},
     )
     assert ok.status_code == 302
     clash = client.post(
-        reverse("dashboard:store_create"), {"merchant": tenant_a.merchant.pk, "name": "store ALPHA", "time_zone": "UTC"}
+        reverse("dashboard:store_create"),
+        {"merchant": tenant_a.merchant.pk, "name": "store ALPHA", "time_zone": "UTC"},
     )
-    assert clash.status_code == 200 and "already has a store with this name" in clash.content.decode()
+    assert (
+        clash.status_code == 200 and "already has a store with this name" in clash.content.decode()
+    )
 
 
 @pytest.mark.django_db
@@ -85,7 +96,13 @@ def test_a_reseller_admin_edits_a_store_of_its_fleet(client, tenant_a):
     client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
     url = reverse("dashboard:store_edit", kwargs={"pk": tenant_a.store.pk})
     response = client.post(
-        url, {"merchant": tenant_a.merchant.pk, "name": "Renamed", "address": "1 Quay", "time_zone": "Europe/Copenhagen"}
+        url,
+        {
+            "merchant": tenant_a.merchant.pk,
+            "name": "Renamed",
+            "address": "1 Quay",
+            "time_zone": "Europe/Copenhagen",
+        },
     )
     assert response.status_code == 302
     store = Store.objects.get(pk=tenant_a.store.pk)
@@ -136,8 +153,18 @@ def test_demo_data_loads_twice_without_duplicates():
     from dashboard.models import Membership, User
 
     call_command("demo")
-    counts = (Reseller.objects.count(), Merchant.objects.count(), Store.objects.count(), User.objects.count())
+    counts = (
+        Reseller.objects.count(),
+        Merchant.objects.count(),
+        Store.objects.count(),
+        User.objects.count(),
+    )
     call_command("demo")
     assert counts == (2, 6, 12, 7)
-    assert (Reseller.objects.count(), Merchant.objects.count(), Store.objects.count(), User.objects.count()) == counts
+    assert (
+        Reseller.objects.count(),
+        Merchant.objects.count(),
+        Store.objects.count(),
+        User.objects.count(),
+    ) == counts
     assert set(Membership.objects.values_list("role", flat=True)) == set(Role.values)

@@ -2,6 +2,7 @@
 migrates, loads the demo, serves the login page, answers /healthz with a worker, and after Ctrl-C
 leaves no process of its own running, the embedded PostgreSQL and Redis included."""
 
+import contextlib
 import json
 import os
 import signal
@@ -35,7 +36,11 @@ def _ours(data_dir: str) -> list[psutil.Process]:
                 continue
             cmdline = " ".join(proc.info["cmdline"] or [])
             environ = proc.info["environ"] or {}
-            if data_dir in cmdline or redis_address in cmdline or environ.get("DASHBOARD_DATA_DIR") == data_dir:
+            if (
+                data_dir in cmdline
+                or redis_address in cmdline
+                or environ.get("DASHBOARD_DATA_DIR") == data_dir
+            ):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -45,24 +50,31 @@ def _ours(data_dir: str) -> list[psutil.Process]:
 def test_run_demo_serves_reports_a_worker_and_stops_everything_on_ctrl_c(tmp_path):
     data_dir = str(tmp_path / "data")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     env.update(DASHBOARD_DATA_DIR=data_dir, PORT=str(port), SANDBOX_MAGIC_DELAY_S="0")
     demo = subprocess.Popen(
-        [sys.executable, "manage.py", "run_demo"], cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", "run_demo"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     health = None
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and demo.poll() is None:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # not answering yet
                 with urllib.request.urlopen(url + "/healthz", timeout=3) as response:
                     health = json.load(response), response.status
                     if health[0]["workers"] >= 1:
                         break
-            except Exception:
-                pass
             time.sleep(0.5)
         assert health and health[1] == 200 and health[0]["workers"] >= 1, health
         with urllib.request.urlopen(url + "/accounts/login/", timeout=5) as response:

@@ -29,7 +29,9 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 SPEC_PATH = Path(
-    os.environ.get("PAYROC_OPENAPI_SPEC", str(Path(__file__).parent / "data" / "payroc-openapi.yaml"))
+    os.environ.get(
+        "PAYROC_OPENAPI_SPEC", str(Path(__file__).parent / "data" / "payroc-openapi.yaml")
+    )
 )
 SPEC_SERVER = "https://api.payroc.com"
 SPEC_BASE_PATH = "/v1"

@@ -284,7 +284,9 @@ def test_a_sale_goes_to_the_device_with_the_recommended_metadata_and_a_key(klear
 
 def test_the_pos_merchant_id_defaults_to_the_klearly_merchant(router, klearly_tokens):
     account = AccountConfig(
-        "klearly", "sandbox", KLEARLY_BASE,
+        "klearly",
+        "sandbox",
+        KLEARLY_BASE,
         secrets={"partner_id": PARTNER_ID, "partner_secret": PARTNER_SECRET},
         settings={"merchant_id": MERCHANT_ID},
     )
@@ -368,9 +370,7 @@ def test_a_succeeded_payment_carries_card_details_and_its_transaction_id(klearly
 
 
 def test_a_failed_payment_says_why(klearly, router):
-    router.get(PAYMENT_URL).respond(
-        200, json=payment("failed", statusMessage="Insufficient funds")
-    )
+    router.get(PAYMENT_URL).respond(200, json=payment("failed", statusMessage="Insufficient funds"))
 
     assert klearly.get_payment(PAYMENT_ID, kind=PaymentKind.SALE).message == "Insufficient funds"
 

@@ -245,9 +245,7 @@ def test_a_lost_push_answer_is_recovered_with_the_same_session_not_a_second_one(
     assert (found.provider_ref, found.state) == (SESSION_ID, PaymentState.PENDING)
 
 
-def test_a_retry_that_finds_the_session_already_paid_reports_it_instead_of_an_error(
-    komoju, router
-):
+def test_a_retry_that_finds_the_session_already_paid_reports_it_instead_of_an_error(komoju, router):
     router.post(SESSIONS_URL).respond(200, json=SESSION)
     router.post(PUSH_URL).mock(
         return_value=refusal("Session must be pending to be pushed to the device.")
@@ -529,9 +527,7 @@ def test_refund_posts_amount_and_description_and_reads_the_new_refund(komoju, ro
             }
         ],
     }
-    route = router.post(f"{KOMOJU_BASE}/payments/{PAYMENT_ID}/refund").respond(
-        200, json=refunded
-    )
+    route = router.post(f"{KOMOJU_BASE}/payments/{PAYMENT_ID}/refund").respond(200, json=refunded)
 
     result = komoju.refund(
         RefundRequest(PAYMENT_ID, 1000, "JPY", IDEMPOTENCY_KEY, "R-12345678", "Returned")
@@ -635,7 +631,10 @@ def test_terminals_are_the_configured_ids_and_unknown_ones_are_left_out(komoju, 
 
 def test_terminal_ids_may_be_a_comma_separated_setting(router, komoju_account):
     account = AccountConfig(
-        "komoju", "sandbox", KOMOJU_BASE, secrets=komoju_account.secrets,
+        "komoju",
+        "sandbox",
+        KOMOJU_BASE,
+        secrets=komoju_account.secrets,
         settings={"terminal_ids": f" {TERMINAL_ID} , "},
     )
     router.get(TERMINAL_URL).respond(200, json={"id": TERMINAL_ID, "enabled": True})

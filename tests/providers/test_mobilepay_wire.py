@@ -561,11 +561,11 @@ def test_a_refused_token_reset_is_an_auth_error(mobilepay, router):
 
 def test_terminals_are_the_configured_ids_read_from_integra(mobilepay, router):
     route = router.get(f"{INTEGRA_BASE}api/pos/manage/terminal/information").mock(
-        side_effect=lambda request: httpx.Response(
-            200, json=ok(posId="pos-9", name="Kiosk", storeId="s-1")
+        side_effect=lambda request: (
+            httpx.Response(200, json=ok(posId="pos-9", name="Kiosk", storeId="s-1"))
+            if request.url.params["terminalId"] == TERMINAL_ID
+            else refused("Terminal not found")
         )
-        if request.url.params["terminalId"] == TERMINAL_ID
-        else refused("Terminal not found")
     )
 
     terminals = mobilepay.list_terminals()
@@ -595,10 +595,14 @@ def test_the_qr_code_link_and_check_in_status(mobilepay, router):
 
     assert mobilepay.qr_code_link(TERMINAL_ID) == "https://example.test/qr/T-101.png"
     assert mobilepay.check_in_status(TERMINAL_ID).checked_in is True
-    assert params(qr.calls.last) == params(check_in.calls.last) == {
-        "terminalId": TERMINAL_ID,
-        **AUTH,
-    }
+    assert (
+        params(qr.calls.last)
+        == params(check_in.calls.last)
+        == {
+            "terminalId": TERMINAL_ID,
+            **AUTH,
+        }
+    )
 
 
 def test_mobilepay_capabilities(mobilepay):

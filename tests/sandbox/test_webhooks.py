@@ -135,10 +135,16 @@ def test_a_duplicate_carries_the_same_event_id_and_bytes(webhook_device, webhook
     assert SandboxWebhookDelivery.objects.filter(duplicate=True).count() == 1
 
 
-SIGNATURE_HEADERS = {"usaepay": "X-Signature", "komoju": "X-Komoju-Signature", "klearly": "X-Klearly-Signature"}
+SIGNATURE_HEADERS = {
+    "usaepay": "X-Signature",
+    "komoju": "X-Komoju-Signature",
+    "klearly": "X-Klearly-Signature",
+}
 
 
-def test_the_adapter_rejects_forged_and_unsigned_deliveries_and_flags_a_replay(webhook_device, webhook_receiver):
+def test_the_adapter_rejects_forged_and_unsigned_deliveries_and_flags_a_replay(
+    webhook_device, webhook_receiver
+):
     from providers.webhooks import SeenEventsInMemory, receive_webhook
 
     provider = webhook_device.account.provider

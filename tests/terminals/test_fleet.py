@@ -36,9 +36,15 @@ def _bulk_terminals(account, count, *, start=0):
     now = timezone.now()
     Terminal.objects.bulk_create(
         Terminal(
-            account=account, merchant_id=account.merchant_id, provider=account.provider,
-            provider_ref=f"bulk-{start + i:06d}", serial_number=f"BULK{start + i:08d}", model="Castles MP200",
-            name=f"Bulk {start + i:06d}", status=TerminalStatus.ONLINE, status_checked_at=now,
+            account=account,
+            merchant_id=account.merchant_id,
+            provider=account.provider,
+            provider_ref=f"bulk-{start + i:06d}",
+            serial_number=f"BULK{start + i:08d}",
+            model="Castles MP200",
+            name=f"Bulk {start + i:06d}",
+            status=TerminalStatus.ONLINE,
+            status_checked_at=now,
         )
         for i in range(count)
     )
@@ -47,7 +53,9 @@ def _bulk_terminals(account, count, *, start=0):
 # --- acceptance: queries do not grow with the fleet ------------------------------------------------
 
 
-def test_the_fleet_page_makes_the_same_number_of_queries_for_10_and_1000_terminals(reseller_client, tenant_a, usaepay_account):
+def test_the_fleet_page_makes_the_same_number_of_queries_for_10_and_1000_terminals(
+    reseller_client, tenant_a, usaepay_account
+):
     other_merchant = MerchantFactory(reseller=tenant_a.reseller)
     StoreFactory(merchant=other_merchant)
     _bulk_terminals(usaepay_account, 10)
@@ -59,8 +67,11 @@ def test_the_fleet_page_makes_the_same_number_of_queries_for_10_and_1000_termina
         assert response.status_code == 200
         return len(queries), response
 
-    urls = [FLEET, f"{FLEET}?q=Bulk&provider=usaepay&status=online&sort=-name&page=1",
-            f"{FLEET}?merchant={tenant_a.merchant.pk}&store={tenant_a.store.pk}"]
+    urls = [
+        FLEET,
+        f"{FLEET}?q=Bulk&provider=usaepay&status=online&sort=-name&page=1",
+        f"{FLEET}?merchant={tenant_a.merchant.pk}&store={tenant_a.store.pk}",
+    ]
     small = {url: count_queries(url)[0] for url in urls}
     _bulk_terminals(usaepay_account, 990, start=10)
     large = {url: count_queries(url)[0] for url in urls}
@@ -73,15 +84,29 @@ def test_the_fleet_page_makes_the_same_number_of_queries_for_10_and_1000_termina
 # --- scope ---------------------------------------------------------------------------------------
 
 
-def test_a_reseller_admin_sees_every_terminal_of_its_merchants_and_providers(reseller_client, tenant_a, tenant_b, usaepay_account, payroc_account):
+def test_a_reseller_admin_sees_every_terminal_of_its_merchants_and_providers(
+    reseller_client, tenant_a, tenant_b, usaepay_account, payroc_account
+):
     second = MerchantFactory(reseller=tenant_a.reseller, name="Second Merchant")
     from credentials.services import account_create
 
-    second_account = account_create(merchant=second, provider="usaepay", environment="sandbox", label="S", secrets={"api_key": "x"})
+    second_account = account_create(
+        merchant=second,
+        provider="usaepay",
+        environment="sandbox",
+        label="S",
+        secrets={"api_key": "x"},
+    )
     make_terminal(usaepay_account, name="Alpha USAePay", store=tenant_a.store)
     make_terminal(payroc_account, name="Alpha Payroc", status=TerminalStatus.UNKNOWN)
     make_terminal(second_account, name="Second USAePay")
-    other_account = account_create(merchant=tenant_b.merchant, provider="usaepay", environment="sandbox", label="B", secrets={"api_key": "y"})
+    other_account = account_create(
+        merchant=tenant_b.merchant,
+        provider="usaepay",
+        environment="sandbox",
+        label="B",
+        secrets={"api_key": "y"},
+    )
     make_terminal(other_account, name="Bravo Terminal")
 
     response = reseller_client.get(FLEET)
@@ -92,7 +117,9 @@ def test_a_reseller_admin_sees_every_terminal_of_its_merchants_and_providers(res
     assert 'data-status="unknown"' in body and "checked 0 s ago" in body
 
 
-def test_a_cashier_with_a_store_sees_its_store_and_the_unassigned_terminals(client, tenant_a, usaepay_account):
+def test_a_cashier_with_a_store_sees_its_store_and_the_unassigned_terminals(
+    client, tenant_a, usaepay_account
+):
     other_store = StoreFactory(merchant=tenant_a.merchant, name="Other store")
     make_terminal(usaepay_account, name="Mine", store=tenant_a.store)
     make_terminal(usaepay_account, name="Floating")
@@ -104,17 +131,28 @@ def test_a_cashier_with_a_store_sees_its_store_and_the_unassigned_terminals(clie
     assert client.get(reverse("terminals:detail", args=[elsewhere.pk])).status_code == 404
 
 
-def test_another_tenants_terminal_is_a_404_on_every_terminal_url(client, tenant_a, tenant_b, usaepay_account):
+def test_another_tenants_terminal_is_a_404_on_every_terminal_url(
+    client, tenant_a, tenant_b, usaepay_account
+):
     terminal = make_terminal(usaepay_account, name="Alpha only")
     for role in (Role.RESELLER_ADMIN, Role.MERCHANT_MANAGER, Role.CASHIER):
         client.force_login(tenant_b.users[role])
         for name in ("detail", "rename", "assign_store", "probe"):
             url = reverse(f"terminals:{name}", args=[terminal.pk])
             assert client.get(url).status_code == 404, (role, name)
-            assert client.post(url, {"name": "Hijacked", "store": tenant_b.store.pk}).status_code == 404, (role, name)
+            assert (
+                client.post(url, {"name": "Hijacked", "store": tenant_b.store.pk}).status_code
+                == 404
+            ), (role, name)
         statuses = client.get(reverse("terminals:statuses") + f"?id={terminal.pk}")
-        assert "Alpha only" not in statuses.content.decode() and f"status-{terminal.pk}" not in statuses.content.decode()
-        client.post(reverse("terminals:assign"), {"terminal": [terminal.pk], "confirm": "1", "store": tenant_b.store.pk})
+        assert (
+            "Alpha only" not in statuses.content.decode()
+            and f"status-{terminal.pk}" not in statuses.content.decode()
+        )
+        client.post(
+            reverse("terminals:assign"),
+            {"terminal": [terminal.pk], "confirm": "1", "store": tenant_b.store.pk},
+        )
     terminal.refresh_from_db()
     assert terminal.name == "Alpha only" and terminal.store is None
 
@@ -122,10 +160,14 @@ def test_another_tenants_terminal_is_a_404_on_every_terminal_url(client, tenant_
 # --- filters, search, sorting, pagination ----------------------------------------------------------
 
 
-def test_filters_search_and_sorting_live_in_the_url(reseller_client, tenant_a, usaepay_account, payroc_account):
+def test_filters_search_and_sorting_live_in_the_url(
+    reseller_client, tenant_a, usaepay_account, payroc_account
+):
     make_terminal(usaepay_account, name="Counter", store=tenant_a.store, serial_number="SERIAL-A1")
     make_terminal(usaepay_account, name="Patio", status=TerminalStatus.OFFLINE)
-    make_terminal(payroc_account, name="Till", status=TerminalStatus.UNKNOWN, serial_number="185001")
+    make_terminal(
+        payroc_account, name="Till", status=TerminalStatus.UNKNOWN, serial_number="185001"
+    )
     make_terminal(usaepay_account, name="Gone", is_active=False, deactivated_at=timezone.now())
 
     assert rows(reseller_client.get(FLEET)) == ["Counter", "Patio", "Till"]
@@ -137,12 +179,25 @@ def test_filters_search_and_sorting_live_in_the_url(reseller_client, tenant_a, u
     assert rows(reseller_client.get(FLEET + "?q=til")) == ["Till"]
     assert rows(reseller_client.get(FLEET + f"?store={tenant_a.store.pk}")) == ["Counter"]
     assert rows(reseller_client.get(FLEET + "?store=none")) == ["Patio", "Till"]
-    assert rows(reseller_client.get(FLEET + f"?merchant={tenant_a.merchant.pk}&sort=-name")) == ["Till", "Patio", "Counter"]
-    assert rows(reseller_client.get(FLEET + "?sort=status")) == ["Patio", "Counter", "Till"]  # offline, online, unknown
+    assert rows(reseller_client.get(FLEET + f"?merchant={tenant_a.merchant.pk}&sort=-name")) == [
+        "Till",
+        "Patio",
+        "Counter",
+    ]
+    assert rows(reseller_client.get(FLEET + "?sort=status")) == [
+        "Patio",
+        "Counter",
+        "Till",
+    ]  # offline, online, unknown
 
     body = reseller_client.get(FLEET + "?provider=usaepay&status=offline").content.decode()
-    assert '<option value="usaepay" selected>' in body and '<option value="offline" selected>' in body
-    assert "No terminal matches" in reseller_client.get(FLEET + "?q=nothing-like-this").content.decode()
+    assert (
+        '<option value="usaepay" selected>' in body and '<option value="offline" selected>' in body
+    )
+    assert (
+        "No terminal matches"
+        in reseller_client.get(FLEET + "?q=nothing-like-this").content.decode()
+    )
 
 
 def test_pagination_keeps_the_filters(reseller_client, usaepay_account):
@@ -154,7 +209,9 @@ def test_pagination_keeps_the_filters(reseller_client, usaepay_account):
     assert "Page 2 of 3" in body
 
 
-def test_a_store_outside_the_users_scope_is_ignored_not_revealed(client, tenant_a, tenant_b, usaepay_account):
+def test_a_store_outside_the_users_scope_is_ignored_not_revealed(
+    client, tenant_a, tenant_b, usaepay_account
+):
     make_terminal(usaepay_account, name="Counter")
     client.force_login(tenant_a.users[Role.MERCHANT_MANAGER])
     response = client.get(FLEET + f"?store={tenant_b.store.pk}")
@@ -178,14 +235,18 @@ def test_empty_fleet_says_how_terminals_arrive(reseller_client):
 # --- live statuses ---------------------------------------------------------------------------------
 
 
-def test_status_badges_refresh_from_a_partial_with_an_href_fallback(reseller_client, usaepay_account):
+def test_status_badges_refresh_from_a_partial_with_an_href_fallback(
+    reseller_client, usaepay_account
+):
     terminal = make_terminal(usaepay_account, name="Counter")
     body = reseller_client.get(FLEET + "?provider=usaepay").content.decode()
     assert f'hx-get="/terminals/statuses/?id={terminal.pk}"' in body
     assert 'href="/terminals/?provider=usaepay"' in body  # the same refresh without JavaScript
 
     Terminal.objects.filter(pk=terminal.pk).update(status=TerminalStatus.OFFLINE)
-    partial = reseller_client.get(f"/terminals/statuses/?id={terminal.pk}", HTTP_HX_REQUEST="true").content.decode()
+    partial = reseller_client.get(
+        f"/terminals/statuses/?id={terminal.pk}", HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert f'id="status-{terminal.pk}"' in partial and 'hx-swap-oob="true"' in partial
     assert 'data-status="offline"' in partial and "<html" not in partial
 
@@ -193,8 +254,10 @@ def test_status_badges_refresh_from_a_partial_with_an_href_fallback(reseller_cli
 # --- CSV export ------------------------------------------------------------------------------------
 
 
-def test_csv_export_streams_the_filtered_list_and_defuses_formulas(reseller_client, client, tenant_a, usaepay_account, payroc_account):
-    make_terminal(usaepay_account, name="=HYPERLINK(\"http://evil\")", store=tenant_a.store)
+def test_csv_export_streams_the_filtered_list_and_defuses_formulas(
+    reseller_client, client, tenant_a, usaepay_account, payroc_account
+):
+    make_terminal(usaepay_account, name='=HYPERLINK("http://evil")', store=tenant_a.store)
     make_terminal(usaepay_account, name="+cmd|calc", status=TerminalStatus.OFFLINE)
     make_terminal(payroc_account, name="Till")
 
@@ -205,7 +268,7 @@ def test_csv_export_streams_the_filtered_list_and_defuses_formulas(reseller_clie
     table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert table[0][:4] == ["Name", "Merchant", "Store", "Provider"]
     names = sorted(row[0] for row in table[1:])
-    assert names == ["'+cmd|calc", "'=HYPERLINK(\"http://evil\")"]
+    assert names == ["'+cmd|calc", '\'=HYPERLINK("http://evil")']
     assert {row[3] for row in table[1:]} == {"USAePay"}
 
     client.force_login(tenant_a.users[Role.CASHIER])
@@ -215,40 +278,74 @@ def test_csv_export_streams_the_filtered_list_and_defuses_formulas(reseller_clie
 # --- bulk store assignment -------------------------------------------------------------------------
 
 
-def test_bulk_assignment_confirms_then_moves_the_selected_terminals(reseller_client, tenant_a, usaepay_account):
+def test_bulk_assignment_confirms_then_moves_the_selected_terminals(
+    reseller_client, tenant_a, usaepay_account
+):
     first = make_terminal(usaepay_account, name="One")
     second = make_terminal(usaepay_account, name="Two")
     make_terminal(usaepay_account, name="Three")
 
-    confirm = reseller_client.post("/terminals/assign/", {"terminal": [first.pk, second.pk], "next": "/terminals/?q=T"})
+    confirm = reseller_client.post(
+        "/terminals/assign/", {"terminal": [first.pk, second.pk], "next": "/terminals/?q=T"}
+    )
     body = confirm.content.decode()
-    assert confirm.status_code == 200 and "Assign 2 terminals to a store" in body and tenant_a.store.name in body
-    assert Terminal.objects.filter(store__isnull=False).count() == 0  # nothing before the confirmation
+    assert (
+        confirm.status_code == 200
+        and "Assign 2 terminals to a store" in body
+        and tenant_a.store.name in body
+    )
+    assert (
+        Terminal.objects.filter(store__isnull=False).count() == 0
+    )  # nothing before the confirmation
 
     done = reseller_client.post(
         "/terminals/assign/",
-        {"terminal": [first.pk, second.pk], "confirm": "1", "store": tenant_a.store.pk, "next": "/terminals/?q=T"},
+        {
+            "terminal": [first.pk, second.pk],
+            "confirm": "1",
+            "store": tenant_a.store.pk,
+            "next": "/terminals/?q=T",
+        },
     )
     assert done.status_code == 302 and done["Location"] == "/terminals/?q=T"
-    assert set(Terminal.objects.filter(store=tenant_a.store).values_list("name", flat=True)) == {"One", "Two"}
+    assert set(Terminal.objects.filter(store=tenant_a.store).values_list("name", flat=True)) == {
+        "One",
+        "Two",
+    }
     event = first.events.get(kind="assigned")
-    assert event.actor == tenant_a.users[Role.RESELLER_ADMIN] and event.new_value == tenant_a.store.name
+    assert (
+        event.actor == tenant_a.users[Role.RESELLER_ADMIN]
+        and event.new_value == tenant_a.store.name
+    )
 
 
-def test_bulk_assignment_skips_terminals_of_another_merchant_and_refuses_foreign_stores(reseller_client, tenant_a, tenant_b, usaepay_account):
+def test_bulk_assignment_skips_terminals_of_another_merchant_and_refuses_foreign_stores(
+    reseller_client, tenant_a, tenant_b, usaepay_account
+):
     from credentials.services import account_create
 
     other = MerchantFactory(reseller=tenant_a.reseller)
-    other_account = account_create(merchant=other, provider="usaepay", environment="sandbox", label="O", secrets={"api_key": "z"})
+    other_account = account_create(
+        merchant=other,
+        provider="usaepay",
+        environment="sandbox",
+        label="O",
+        secrets={"api_key": "z"},
+    )
     mine = make_terminal(usaepay_account, name="Mine")
     theirs = make_terminal(other_account, name="Theirs")
 
-    reseller_client.post("/terminals/assign/", {"terminal": [mine.pk, theirs.pk], "confirm": "1", "store": tenant_a.store.pk})
+    reseller_client.post(
+        "/terminals/assign/",
+        {"terminal": [mine.pk, theirs.pk], "confirm": "1", "store": tenant_a.store.pk},
+    )
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert mine.store == tenant_a.store and theirs.store is None
 
-    response = reseller_client.post("/terminals/assign/", {"terminal": [mine.pk], "confirm": "1", "store": tenant_b.store.pk})
+    response = reseller_client.post(
+        "/terminals/assign/", {"terminal": [mine.pk], "confirm": "1", "store": tenant_b.store.pk}
+    )
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     mine.refresh_from_db()
     assert mine.store == tenant_a.store
@@ -258,12 +355,21 @@ def test_bulk_assignment_needs_a_csrf_token_and_a_role_that_may(tenant_a, usaepa
     terminal = make_terminal(usaepay_account, name="One")
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(tenant_a.users[Role.RESELLER_ADMIN])
-    response = strict.post("/terminals/assign/", {"terminal": [terminal.pk], "confirm": "1", "store": tenant_a.store.pk})
+    response = strict.post(
+        "/terminals/assign/",
+        {"terminal": [terminal.pk], "confirm": "1", "store": tenant_a.store.pk},
+    )
     assert response.status_code == 403
 
     cashier = Client()
     cashier.force_login(tenant_a.users[Role.CASHIER])
-    assert cashier.post("/terminals/assign/", {"terminal": [terminal.pk], "confirm": "1", "store": tenant_a.store.pk}).status_code == 403
+    assert (
+        cashier.post(
+            "/terminals/assign/",
+            {"terminal": [terminal.pk], "confirm": "1", "store": tenant_a.store.pk},
+        ).status_code
+        == 403
+    )
     terminal.refresh_from_db()
     assert terminal.store is None
 
@@ -271,11 +377,15 @@ def test_bulk_assignment_needs_a_csrf_token_and_a_role_that_may(tenant_a, usaepa
 # --- Sync now and the acceptance path through the virtual terminal --------------------------------
 
 
-def test_sync_now_runs_a_celery_task_and_shows_the_outcome(sandbox_settings, client, tenant_a, eager_celery):
+def test_sync_now_runs_a_celery_task_and_shows_the_outcome(
+    sandbox_settings, client, tenant_a, eager_celery
+):
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=2, names=["Counter", "Patio"])
     client.force_login(tenant_a.users[Role.MERCHANT_MANAGER])
 
-    response = client.post("/terminals/sync/", {"merchant": "", "provider": ""}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        "/terminals/sync/", {"merchant": "", "provider": ""}, HTTP_HX_REQUEST="true"
+    )
 
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
@@ -285,8 +395,12 @@ def test_sync_now_runs_a_celery_task_and_shows_the_outcome(sandbox_settings, cli
     assert run.trigger == "user" and run.requested_by == tenant_a.users[Role.MERCHANT_MANAGER]
 
 
-def test_sync_progress_polls_until_done_then_stops_and_tells_the_list(client, tenant_a, usaepay_account):
-    run = SyncRun.objects.create(account=usaepay_account, trigger="user", state="fetching", not_before=timezone.now())
+def test_sync_progress_polls_until_done_then_stops_and_tells_the_list(
+    client, tenant_a, usaepay_account
+):
+    run = SyncRun.objects.create(
+        account=usaepay_account, trigger="user", state="fetching", not_before=timezone.now()
+    )
     client.force_login(tenant_a.users[Role.MERCHANT_MANAGER])
     url = f"/terminals/sync/?run={run.pk}"
 
@@ -294,7 +408,11 @@ def test_sync_progress_polls_until_done_then_stops_and_tells_the_list(client, te
     assert f'hx-get="{url}"' in polling.content.decode() and "HX-Trigger" not in polling
     assert "reading the provider&#x27;s terminal list" in polling.content.decode()
 
-    SyncRun.objects.filter(pk=run.pk).update(state="failed", error="USAePay: The payment provider refused our credentials.", finished_at=timezone.now())
+    SyncRun.objects.filter(pk=run.pk).update(
+        state="failed",
+        error="USAePay: The payment provider refused our credentials.",
+        finished_at=timezone.now(),
+    )
     final = client.get(url, HTTP_HX_REQUEST="true")
     body = final.content.decode()
     assert "hx-get" not in body and final["HX-Trigger"] == "terminals-synced"
@@ -304,7 +422,9 @@ def test_sync_progress_polls_until_done_then_stops_and_tells_the_list(client, te
     assert "<html" in page.content.decode() and "refused our credentials" in page.content.decode()
 
 
-def test_sync_now_without_javascript_redirects_to_the_progress_page(client, tenant_a, usaepay_account, monkeypatch):
+def test_sync_now_without_javascript_redirects_to_the_progress_page(
+    client, tenant_a, usaepay_account, monkeypatch
+):
     from terminals import services
 
     monkeypatch.setattr(services, "_enqueue", lambda run: None)
@@ -321,15 +441,26 @@ def test_a_terminal_switched_offline_on_the_virtual_terminal_page_shows_offline_
 
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=2, names=["Counter", "Patio"])
     services.terminal_sync_account_now(account=fleet.account)
-    SyncRun.objects.update(started_at=timezone.now() - timezone.timedelta(minutes=5))  # its cadence came round
+    SyncRun.objects.update(
+        started_at=timezone.now() - timezone.timedelta(minutes=5)
+    )  # its cadence came round
     counter = Terminal.objects.get(name="Counter")
     client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
-    assert f'data-testid="status-{counter.pk}" data-status="online"' in client.get(FLEET).content.decode()
+    assert (
+        f'data-testid="status-{counter.pk}" data-status="online"'
+        in client.get(FLEET).content.decode()
+    )
 
     # The tester switches the device off on the virtual terminal page.
-    switched = client.post(reverse("sandbox:terminal_switches", args=[fleet.devices[0].pk]), {"latency_ms": 0, "fail_next_5xx": 0})
+    switched = client.post(
+        reverse("sandbox:terminal_switches", args=[fleet.devices[0].pk]),
+        {"latency_ms": 0, "fail_next_5xx": 0},
+    )
     assert switched.status_code == 302
-    assert f'data-testid="status-{counter.pk}" data-status="online"' in client.get(FLEET).content.decode()
+    assert (
+        f'data-testid="status-{counter.pk}" data-status="online"'
+        in client.get(FLEET).content.decode()
+    )
 
     assert tasks.sync_due_accounts() == 1  # what beat runs
 
@@ -341,4 +472,7 @@ def test_a_terminal_switched_offline_on_the_virtual_terminal_page_shows_offline_
 def test_each_row_links_to_its_terminal_page(reseller_client, usaepay_account):
     terminal = make_terminal(usaepay_account, name="Counter")
     body = reseller_client.get(FLEET).content.decode()
-    assert f'<a href="{reverse("terminals:detail", args=[terminal.pk])}" data-testid="terminal-name">Counter</a>' in body
+    assert (
+        f'<a href="{reverse("terminals:detail", args=[terminal.pk])}" data-testid="terminal-name">Counter</a>'
+        in body
+    )

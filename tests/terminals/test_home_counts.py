@@ -11,26 +11,51 @@ def figure(body: str, testid: str) -> str:
     return re.search(rf'data-testid="{testid}">(\d+)<', body).group(1)
 
 
-def test_home_counts_terminals_by_status_for_the_users_scope(client, tenant_a, tenant_b, usaepay_account, payroc_account):
+def test_home_counts_terminals_by_status_for_the_users_scope(
+    client, tenant_a, tenant_b, usaepay_account, payroc_account
+):
     from credentials.services import account_create
 
-    for status in (TerminalStatus.ONLINE, TerminalStatus.ONLINE, TerminalStatus.OFFLINE, TerminalStatus.BUSY):
+    for status in (
+        TerminalStatus.ONLINE,
+        TerminalStatus.ONLINE,
+        TerminalStatus.OFFLINE,
+        TerminalStatus.BUSY,
+    ):
         make_terminal(usaepay_account, status=status, store=tenant_a.store)
     make_terminal(payroc_account, status=TerminalStatus.UNKNOWN)
-    make_terminal(usaepay_account, status=TerminalStatus.ONLINE, is_active=False)  # inactive: not counted
-    foreign = account_create(merchant=tenant_b.merchant, provider="usaepay", environment="sandbox", label="B", secrets={"api_key": "b"})
+    make_terminal(
+        usaepay_account, status=TerminalStatus.ONLINE, is_active=False
+    )  # inactive: not counted
+    foreign = account_create(
+        merchant=tenant_b.merchant,
+        provider="usaepay",
+        environment="sandbox",
+        label="B",
+        secrets={"api_key": "b"},
+    )
     make_terminal(foreign, status=TerminalStatus.OFFLINE)
     client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
 
     body = client.get("/").content.decode()
 
-    assert [figure(body, f"count-{s}") for s in ("online", "offline", "busy", "unknown")] == ["2", "1", "1", "1"]
+    assert [figure(body, f"count-{s}") for s in ("online", "offline", "busy", "unknown")] == [
+        "2",
+        "1",
+        "1",
+        "1",
+    ]
     for status in ("online", "offline", "busy", "unknown"):
         assert f'href="/terminals/?status={status}"' in body
 
     client.force_login(tenant_a.users[Role.CASHIER])  # its store plus the unassigned Payroc one
     body = client.get("/").content.decode()
-    assert [figure(body, f"count-{s}") for s in ("online", "offline", "busy", "unknown")] == ["2", "1", "1", "1"]
+    assert [figure(body, f"count-{s}") for s in ("online", "offline", "busy", "unknown")] == [
+        "2",
+        "1",
+        "1",
+        "1",
+    ]
 
 
 def test_home_without_terminals_says_where_they_come_from(client, tenant_a):

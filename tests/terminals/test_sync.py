@@ -14,17 +14,30 @@ from terminals.models import EventKind, StatusSource, SyncRun, SyncState, Termin
 from tests.terminals.conftest import sandbox_fleet
 
 
-def info(ref, *, name="Lane", online=True, status_text="connected", serial="", model="Castles MP200"):
-    return TerminalInfo(ref=ref, name=name, model=model, serial=serial or ref, online=online, status_text=status_text)
+def info(
+    ref, *, name="Lane", online=True, status_text="connected", serial="", model="Castles MP200"
+):
+    return TerminalInfo(
+        ref=ref,
+        name=name,
+        model=model,
+        serial=serial or ref,
+        online=online,
+        status_text=status_text,
+    )
 
 
 # --- against the emulators, over HTTP -------------------------------------------------------------
 
 
-def test_a_first_sync_adds_every_listed_usaepay_terminal_with_its_status(sandbox_settings, tenant_a):
+def test_a_first_sync_adds_every_listed_usaepay_terminal_with_its_status(
+    sandbox_settings, tenant_a
+):
     from sandbox.services import device_set_switches
 
-    fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=3, names=["Counter", "Patio", "Bar"])
+    fleet = sandbox_fleet(
+        "usaepay", tenant_a.merchant, devices=3, names=["Counter", "Patio", "Bar"]
+    )
     device_set_switches(device=fleet.devices[2], online=False)
 
     run = services.terminal_sync_account_now(account=fleet.account)
@@ -39,7 +52,9 @@ def test_a_first_sync_adds_every_listed_usaepay_terminal_with_its_status(sandbox
     assert counter.serial_number == fleet.devices[0].serial
     assert counter.model == "Castles MP200"
     assert counter.merchant == tenant_a.merchant and counter.provider == "usaepay"
-    assert counter.status == TerminalStatus.ONLINE and counter.status_source == StatusSource.REPORTED
+    assert (
+        counter.status == TerminalStatus.ONLINE and counter.status_source == StatusSource.REPORTED
+    )
     assert counter.last_seen_at is not None and counter.status_checked_at is not None
     bar = terminals["Bar"]
     assert bar.status == TerminalStatus.OFFLINE
@@ -57,13 +72,19 @@ def test_payroc_terminals_are_unknown_with_the_reason_never_online(sandbox_setti
     for terminal in Terminal.objects.filter(account=fleet.account):
         assert terminal.status == TerminalStatus.UNKNOWN
         assert terminal.status_reason == "Payroc does not report whether a terminal is online."
-        assert terminal.provider_ref == terminal.serial_number  # Payroc addresses devices by serial number
-        assert terminal.last_seen_at is not None  # listed counts as seen when there is no online status
+        assert (
+            terminal.provider_ref == terminal.serial_number
+        )  # Payroc addresses devices by serial number
+        assert (
+            terminal.last_seen_at is not None
+        )  # listed counts as seen when there is no online status
         # Payroc devices have no name: the model, told apart by the serial's last digits.
         assert terminal.name == f"Castles MP200 #{terminal.serial_number[-4:]}"
 
 
-def test_a_second_sync_sees_a_switched_off_terminal_and_records_the_change(sandbox_settings, tenant_a):
+def test_a_second_sync_sees_a_switched_off_terminal_and_records_the_change(
+    sandbox_settings, tenant_a
+):
     from sandbox.services import device_set_switches
 
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=2)
@@ -76,10 +97,16 @@ def test_a_second_sync_sees_a_switched_off_terminal_and_records_the_change(sandb
     terminal = Terminal.objects.get(provider_ref=fleet.devices[0].ref)
     assert terminal.status == TerminalStatus.OFFLINE
     change = terminal.events.get(kind=EventKind.STATUS)
-    assert (change.status_from, change.status_to, change.source) == ("online", "offline", "reported")
+    assert (change.status_from, change.status_to, change.source) == (
+        "online",
+        "offline",
+        "reported",
+    )
 
 
-def test_the_provider_list_is_read_with_no_transaction_open(sandbox_settings, tenant_a, monkeypatch):
+def test_the_provider_list_is_read_with_no_transaction_open(
+    sandbox_settings, tenant_a, monkeypatch
+):
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
     seen = []
     original = UsaepayProvider.list_terminals
@@ -93,13 +120,18 @@ def test_the_provider_list_is_read_with_no_transaction_open(sandbox_settings, te
     assert seen == [False]
 
 
-def test_refused_credentials_fail_the_run_in_plain_words_and_change_nothing(sandbox_settings, tenant_a):
+def test_refused_credentials_fail_the_run_in_plain_words_and_change_nothing(
+    sandbox_settings, tenant_a
+):
     from credentials.services import account_create
 
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
     services.terminal_sync_account_now(account=fleet.account)
     wrong = account_create(
-        merchant=tenant_a.merchant, provider="usaepay", environment="sandbox", label="wrong key",
+        merchant=tenant_a.merchant,
+        provider="usaepay",
+        environment="sandbox",
+        label="wrong key",
         secrets={"api_key": "_NoSuchKey000000000000000000000", "api_pin": "1"},
     )
 
@@ -117,9 +149,13 @@ def test_refused_credentials_fail_the_run_in_plain_words_and_change_nothing(sand
 
 def test_a_terminal_that_disappears_becomes_inactive_and_is_never_deleted(usaepay_account):
     now = timezone.now()
-    services.terminals_apply_list(account=usaepay_account, infos=[info("a"), info("b")], fetched_at=now)
+    services.terminals_apply_list(
+        account=usaepay_account, infos=[info("a"), info("b")], fetched_at=now
+    )
 
-    result = services.terminals_apply_list(account=usaepay_account, infos=[info("a")], fetched_at=now + timedelta(seconds=10))
+    result = services.terminals_apply_list(
+        account=usaepay_account, infos=[info("a")], fetched_at=now + timedelta(seconds=10)
+    )
 
     assert result.deactivated == 1
     gone = Terminal.objects.get(provider_ref="b")
@@ -127,7 +163,11 @@ def test_a_terminal_that_disappears_becomes_inactive_and_is_never_deleted(usaepa
     assert gone.events.filter(kind=EventKind.DEACTIVATED).exists()
     assert Terminal.objects.filter(account=usaepay_account).count() == 2
 
-    again = services.terminals_apply_list(account=usaepay_account, infos=[info("a"), info("b")], fetched_at=now + timedelta(seconds=20))
+    again = services.terminals_apply_list(
+        account=usaepay_account,
+        infos=[info("a"), info("b")],
+        fetched_at=now + timedelta(seconds=20),
+    )
     gone.refresh_from_db()
     assert again.updated == 1 and gone.is_active and gone.deactivated_at is None
     assert gone.events.filter(kind=EventKind.REACTIVATED).exists()
@@ -138,7 +178,9 @@ def test_an_unchanged_terminal_is_only_checked_not_updated(usaepay_account):
     services.terminals_apply_list(account=usaepay_account, infos=[info("a")], fetched_at=start)
     later = start + timedelta(seconds=30)
 
-    result = services.terminals_apply_list(account=usaepay_account, infos=[info("a")], fetched_at=later)
+    result = services.terminals_apply_list(
+        account=usaepay_account, infos=[info("a")], fetched_at=later
+    )
 
     terminal = Terminal.objects.get(provider_ref="a")
     assert (result.added, result.updated) == (0, 0)
@@ -148,38 +190,65 @@ def test_an_unchanged_terminal_is_only_checked_not_updated(usaepay_account):
 
 def test_an_older_list_never_overwrites_a_newer_probe(usaepay_account):
     now = timezone.now()
-    services.terminals_apply_list(account=usaepay_account, infos=[info("a")], fetched_at=now - timedelta(seconds=30))
+    services.terminals_apply_list(
+        account=usaepay_account, infos=[info("a")], fetched_at=now - timedelta(seconds=30)
+    )
     terminal = Terminal.objects.get(provider_ref="a")
-    services.terminal_status_record(terminal=terminal, status=TerminalStatus.OFFLINE, source=StatusSource.PROBED, checked_at=now)
+    services.terminal_status_record(
+        terminal=terminal, status=TerminalStatus.OFFLINE, source=StatusSource.PROBED, checked_at=now
+    )
 
-    services.terminals_apply_list(account=usaepay_account, infos=[info("a", online=True)], fetched_at=now - timedelta(seconds=5))
+    services.terminals_apply_list(
+        account=usaepay_account,
+        infos=[info("a", online=True)],
+        fetched_at=now - timedelta(seconds=5),
+    )
 
     terminal.refresh_from_db()
-    assert terminal.status == TerminalStatus.OFFLINE and terminal.status_source == StatusSource.PROBED
+    assert (
+        terminal.status == TerminalStatus.OFFLINE and terminal.status_source == StatusSource.PROBED
+    )
     assert not services.terminal_status_record(
-        terminal=terminal, status=TerminalStatus.ONLINE, source=StatusSource.PROBED, checked_at=now - timedelta(seconds=1)
+        terminal=terminal,
+        status=TerminalStatus.ONLINE,
+        source=StatusSource.PROBED,
+        checked_at=now - timedelta(seconds=1),
     )
 
 
 def test_a_name_kept_in_the_dashboard_survives_a_sync(payroc_account, tenant_a):
     now = timezone.now()
-    services.terminals_apply_list(account=payroc_account, infos=[info("185", name="PAX A920", online=None)], fetched_at=now)
+    services.terminals_apply_list(
+        account=payroc_account, infos=[info("185", name="PAX A920", online=None)], fetched_at=now
+    )
     terminal = Terminal.objects.get(provider_ref="185")
-    services.terminal_rename(terminal=terminal, name="Front till", actor=tenant_a.users["merchant_manager"])
+    services.terminal_rename(
+        terminal=terminal, name="Front till", actor=tenant_a.users["merchant_manager"]
+    )
 
-    services.terminals_apply_list(account=payroc_account, infos=[info("185", name="PAX A920", online=None)], fetched_at=timezone.now())
+    services.terminals_apply_list(
+        account=payroc_account,
+        infos=[info("185", name="PAX A920", online=None)],
+        fetched_at=timezone.now(),
+    )
 
     terminal.refresh_from_db()
     assert terminal.name == "Front till" and terminal.provider_name == "PAX A920"
 
 
 def test_duplicate_refs_in_a_provider_list_make_one_terminal(usaepay_account):
-    result = services.terminals_apply_list(account=usaepay_account, infos=[info("a"), info("a")], fetched_at=timezone.now())
+    result = services.terminals_apply_list(
+        account=usaepay_account, infos=[info("a"), info("a")], fetched_at=timezone.now()
+    )
     assert result.added == 1 and Terminal.objects.count() == 1
 
 
 def test_a_provider_that_cannot_tell_gives_unknown_not_online(usaepay_account):
-    services.terminals_apply_list(account=usaepay_account, infos=[info("k", online=None, status_text="")], fetched_at=timezone.now())
+    services.terminals_apply_list(
+        account=usaepay_account,
+        infos=[info("k", online=None, status_text="")],
+        fetched_at=timezone.now(),
+    )
     terminal = Terminal.objects.get(provider_ref="k")
     assert terminal.status == TerminalStatus.UNKNOWN
     assert terminal.status_reason == "USAePay did not say whether this terminal is online."
@@ -198,36 +267,57 @@ def test_the_usaepay_cadence_stays_inside_its_share_of_45_requests_a_minute():
     assert services.sync_interval_s("payroc", 1) == services.SYNC_UNBUDGETED_INTERVAL_S
 
 
-def test_beat_starts_an_account_only_when_its_cadence_came_round(usaepay_account, eager_celery, monkeypatch):
+def test_beat_starts_an_account_only_when_its_cadence_came_round(
+    usaepay_account, eager_celery, monkeypatch
+):
     executed = []
     monkeypatch.setattr(services, "sync_run_execute", lambda run_id: executed.append(run_id))
     now = timezone.now()
     SyncRun.objects.create(
-        account=usaepay_account, trigger="schedule", state=SyncState.SUCCEEDED, not_before=now,
-        started_at=now - timedelta(seconds=5), finished_at=now, requests=1,
+        account=usaepay_account,
+        trigger="schedule",
+        state=SyncState.SUCCEEDED,
+        not_before=now,
+        started_at=now - timedelta(seconds=5),
+        finished_at=now,
+        requests=1,
     )
     assert services.terminals_sync_due(now=now) == []  # 8 s between one-page USAePay syncs
 
     started = services.terminals_sync_due(now=now + timedelta(seconds=4))
     assert [run.account for run in started] == [usaepay_account]
-    assert services.terminals_sync_due(now=now + timedelta(seconds=5)) == []  # one active run per account
+    assert (
+        services.terminals_sync_due(now=now + timedelta(seconds=5)) == []
+    )  # one active run per account
 
 
 def test_sync_now_joins_a_sync_that_is_already_running(usaepay_account, tenant_a):
     running = SyncRun.objects.create(
-        account=usaepay_account, trigger="schedule", state=SyncState.FETCHING, not_before=timezone.now()
+        account=usaepay_account,
+        trigger="schedule",
+        state=SyncState.FETCHING,
+        not_before=timezone.now(),
     )
-    runs = services.terminals_sync_request(accounts=[usaepay_account], user=tenant_a.users["reseller_admin"])
+    runs = services.terminals_sync_request(
+        accounts=[usaepay_account], user=tenant_a.users["reseller_admin"]
+    )
     assert runs == [running]
 
 
 def test_sync_now_right_after_a_sync_waits_for_the_rate_budget(usaepay_account, tenant_a):
     now = timezone.now()
     SyncRun.objects.create(
-        account=usaepay_account, trigger="schedule", state=SyncState.SUCCEEDED, not_before=now,
-        started_at=now - timedelta(seconds=2), finished_at=now, requests=1,
+        account=usaepay_account,
+        trigger="schedule",
+        state=SyncState.SUCCEEDED,
+        not_before=now,
+        started_at=now - timedelta(seconds=2),
+        finished_at=now,
+        requests=1,
     )
-    (run,) = services.terminals_sync_request(accounts=[usaepay_account], user=tenant_a.users["reseller_admin"], now=now)
+    (run,) = services.terminals_sync_request(
+        accounts=[usaepay_account], user=tenant_a.users["reseller_admin"], now=now
+    )
     assert run.trigger == "user" and run.state == SyncState.QUEUED
     assert (run.not_before - now).total_seconds() == pytest.approx(6.0, abs=0.01)
 
@@ -235,7 +325,10 @@ def test_sync_now_right_after_a_sync_waits_for_the_rate_budget(usaepay_account, 
 def test_a_run_whose_worker_died_is_failed_so_the_account_syncs_again(usaepay_account, monkeypatch):
     monkeypatch.setattr(services, "_enqueue", lambda run: None)
     stuck = SyncRun.objects.create(
-        account=usaepay_account, trigger="schedule", state=SyncState.FETCHING, not_before=timezone.now(),
+        account=usaepay_account,
+        trigger="schedule",
+        state=SyncState.FETCHING,
+        not_before=timezone.now(),
         started_at=timezone.now() - timedelta(minutes=11),
     )
 
@@ -264,7 +357,9 @@ def test_a_queued_run_whose_task_was_lost_is_sent_again_once_a_minute(usaepay_ac
     sent = []
     monkeypatch.setattr(services, "_enqueue", sent.append)
     now = timezone.now()
-    lost = SyncRun.objects.create(account=usaepay_account, trigger="user", not_before=now - timedelta(minutes=2))
+    lost = SyncRun.objects.create(
+        account=usaepay_account, trigger="user", not_before=now - timedelta(minutes=2)
+    )
 
     assert services.terminals_sync_due(now=now) == []  # the account has its (queued) run
     assert [run.pk for run in sent] == [lost.pk]
@@ -274,15 +369,25 @@ def test_a_queued_run_whose_task_was_lost_is_sent_again_once_a_minute(usaepay_ac
     assert len(sent) == 2
 
 
-def test_after_a_failed_sync_the_schedule_backs_off_but_sync_now_does_not(usaepay_account, tenant_a, monkeypatch):
+def test_after_a_failed_sync_the_schedule_backs_off_but_sync_now_does_not(
+    usaepay_account, tenant_a, monkeypatch
+):
     monkeypatch.setattr(services, "_enqueue", lambda run: None)
     now = timezone.now()
     SyncRun.objects.create(
-        account=usaepay_account, trigger="schedule", state=SyncState.FAILED, not_before=now,
-        started_at=now - timedelta(seconds=60), finished_at=now, requests=1, error="USAePay: refused",
+        account=usaepay_account,
+        trigger="schedule",
+        state=SyncState.FAILED,
+        not_before=now,
+        started_at=now - timedelta(seconds=60),
+        finished_at=now,
+        requests=1,
+        error="USAePay: refused",
     )
     assert services.terminals_sync_due(now=now) == []  # not every 8 s against refused credentials
     assert len(services.terminals_sync_due(now=now + timedelta(seconds=241))) == 1
     SyncRun.objects.filter(state=SyncState.QUEUED).delete()
-    (run,) = services.terminals_sync_request(accounts=[usaepay_account], user=tenant_a.users["reseller_admin"], now=now)
+    (run,) = services.terminals_sync_request(
+        accounts=[usaepay_account], user=tenant_a.users["reseller_admin"], now=now
+    )
     assert run.not_before == now  # a person asking after fixing the credentials is not made to wait

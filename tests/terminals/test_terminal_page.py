@@ -30,10 +30,14 @@ def usaepay_sandbox(sandbox_settings, tenant_a):
 # --- rename (acceptance) ---------------------------------------------------------------------------
 
 
-def test_renaming_a_usaepay_terminal_changes_the_name_at_the_emulator(manager, tenant_a, usaepay_sandbox):
+def test_renaming_a_usaepay_terminal_changes_the_name_at_the_emulator(
+    manager, tenant_a, usaepay_sandbox
+):
     fleet, terminal = usaepay_sandbox
 
-    response = manager.post(page_url(terminal, "rename"), {"name": "  Front   counter "}, follow=True)
+    response = manager.post(
+        page_url(terminal, "rename"), {"name": "  Front   counter "}, follow=True
+    )
 
     fleet.devices[0].refresh_from_db()
     terminal.refresh_from_db()
@@ -41,14 +45,20 @@ def test_renaming_a_usaepay_terminal_changes_the_name_at_the_emulator(manager, t
     assert terminal.name == "Front counter" and not terminal.name_is_local
     assert "Renamed to “Front counter” at USAePay." in response.content.decode()
     event = terminal.events.get(kind=EventKind.RENAMED)
-    assert (event.old_value, event.new_value, event.actor) == ("Counter", "Front counter", tenant_a.users[Role.MERCHANT_MANAGER])
+    assert (event.old_value, event.new_value, event.actor) == (
+        "Counter",
+        "Front counter",
+        tenant_a.users[Role.MERCHANT_MANAGER],
+    )
     # The next sync keeps it: the provider now reports the same name.
     services.terminal_sync_account_now(account=fleet.account)
     terminal.refresh_from_db()
     assert terminal.name == "Front counter"
 
 
-def test_a_rename_the_emulator_refuses_leaves_the_name_unchanged_and_says_why(manager, usaepay_sandbox):
+def test_a_rename_the_emulator_refuses_leaves_the_name_unchanged_and_says_why(
+    manager, usaepay_sandbox
+):
     from sandbox.services import device_set_switches
 
     fleet, terminal = usaepay_sandbox
@@ -58,7 +68,11 @@ def test_a_rename_the_emulator_refuses_leaves_the_name_unchanged_and_says_why(ma
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'role="alert"' in body and "USAePay did not rename the terminal:" in body and "The name is unchanged." in body
+    assert (
+        'role="alert"' in body
+        and "USAePay did not rename the terminal:" in body
+        and "The name is unchanged." in body
+    )
     fleet.devices[0].refresh_from_db()
     terminal.refresh_from_db()
     assert fleet.devices[0].name == "Counter" and terminal.name == "Counter"
@@ -66,7 +80,9 @@ def test_a_rename_the_emulator_refuses_leaves_the_name_unchanged_and_says_why(ma
     assert refused.new_value == "Front counter" and refused.actor is not None
 
 
-def test_usaepay_may_keep_fewer_characters_and_the_page_says_what_it_saved(manager, usaepay_sandbox):
+def test_usaepay_may_keep_fewer_characters_and_the_page_says_what_it_saved(
+    manager, usaepay_sandbox
+):
     fleet, terminal = usaepay_sandbox
     response = manager.post(page_url(terminal, "rename"), {"name": "Patio #2!"}, follow=True)
     terminal.refresh_from_db()
@@ -74,8 +90,12 @@ def test_usaepay_may_keep_fewer_characters_and_the_page_says_what_it_saved(manag
     assert "USAePay saved the name as “Patio 2”." in response.content.decode()
 
 
-def test_renaming_a_payroc_terminal_stays_in_the_dashboard_and_says_so(manager, tenant_a, payroc_account):
-    terminal = make_terminal(payroc_account, name="PAX A920", status=TerminalStatus.UNKNOWN, provider_name="PAX A920")
+def test_renaming_a_payroc_terminal_stays_in_the_dashboard_and_says_so(
+    manager, tenant_a, payroc_account
+):
+    terminal = make_terminal(
+        payroc_account, name="PAX A920", status=TerminalStatus.UNKNOWN, provider_name="PAX A920"
+    )
 
     page = manager.get(page_url(terminal)).content.decode()
     assert "Payroc has no rename API: this name is shown in the dashboard only" in page
@@ -84,7 +104,10 @@ def test_renaming_a_payroc_terminal_stays_in_the_dashboard_and_says_so(manager, 
 
     terminal.refresh_from_db()
     assert terminal.name == "Front till" and terminal.name_is_local
-    assert "Payroc has no rename API: this name is shown in the dashboard only." in response.content.decode()
+    assert (
+        "Payroc has no rename API: this name is shown in the dashboard only."
+        in response.content.decode()
+    )
     event = terminal.events.get(kind=EventKind.RENAMED)
     assert event.actor == tenant_a.users[Role.MERCHANT_MANAGER] and "dashboard only" in event.detail
 
@@ -109,7 +132,7 @@ def test_names_must_be_1_to_64_visible_characters(manager, payroc_account, name,
 
 def test_a_64_character_name_is_accepted_and_escaped_everywhere(manager, payroc_account):
     terminal = make_terminal(payroc_account, name="Till")
-    name = "<b>Till</b> & \"co\" " + "x" * 45
+    name = '<b>Till</b> & "co" ' + "x" * 45
     assert len(name) == 64
     response = manager.post(page_url(terminal, "rename"), {"name": name}, follow=True)
     body = response.content.decode()
@@ -118,11 +141,15 @@ def test_a_64_character_name_is_accepted_and_escaped_everywhere(manager, payroc_
     assert terminal.name == name
 
 
-def test_a_cashier_sees_the_terminal_but_may_not_rename_or_move_it(client, tenant_a, payroc_account):
+def test_a_cashier_sees_the_terminal_but_may_not_rename_or_move_it(
+    client, tenant_a, payroc_account
+):
     terminal = make_terminal(payroc_account, name="Till", store=tenant_a.store)
     client.force_login(tenant_a.users[Role.CASHIER])
     body = client.get(page_url(terminal)).content.decode()
-    assert "Probe now" in body and 'data-testid="rename-form"' not in body and "Save store" not in body
+    assert (
+        "Probe now" in body and 'data-testid="rename-form"' not in body and "Save store" not in body
+    )
     assert client.post(page_url(terminal, "rename"), {"name": "Mine"}).status_code == 403
     assert client.post(page_url(terminal, "assign_store"), {"store": "none"}).status_code == 403
     terminal.refresh_from_db()
@@ -145,14 +172,23 @@ def test_the_page_shows_identifiers_status_and_history(manager, usaepay_sandbox)
     assert "Castles MP200" in body and "reported by the provider" in body
     assert "USAePay reports it offline" in body and "Last seen online" in body
     assert 'data-testid="history"' in body and "First seen at the provider" in body
-    assert 'class="badge badge-online">online</span> → <span class="badge badge-offline">offline' in body
-    assert f'hx-get="/terminals/statuses/?id={terminal.pk}"' in body and f'href="{page_url(terminal)}"' in body
+    assert (
+        'class="badge badge-online">online</span> → <span class="badge badge-offline">offline'
+        in body
+    )
+    assert (
+        f'hx-get="/terminals/statuses/?id={terminal.pk}"' in body
+        and f'href="{page_url(terminal)}"' in body
+    )
 
 
 def test_an_inactive_terminal_keeps_its_page_and_says_why(manager, usaepay_account):
     terminal = make_terminal(usaepay_account, name="Old", is_active=False)
     body = manager.get(page_url(terminal)).content.decode()
-    assert "no longer lists this terminal, so it is inactive" in body and 'data-status="inactive"' in body
+    assert (
+        "no longer lists this terminal, so it is inactive" in body
+        and 'data-status="inactive"' in body
+    )
 
 
 # --- probe ---------------------------------------------------------------------------------------
@@ -168,7 +204,9 @@ def test_probe_now_asks_the_provider_and_records_a_probed_status(client, tenant_
     response = client.post(page_url(terminal, "probe"), follow=True)
 
     terminal.refresh_from_db()
-    assert terminal.status == TerminalStatus.OFFLINE and terminal.status_source == StatusSource.PROBED
+    assert (
+        terminal.status == TerminalStatus.OFFLINE and terminal.status_source == StatusSource.PROBED
+    )
     assert "USAePay answered: offline: USAePay reports it offline" in response.content.decode()
     change = terminal.events.get(kind=EventKind.STATUS)
     assert change.source == StatusSource.PROBED and change.actor == tenant_a.users[Role.CASHIER]
@@ -180,7 +218,9 @@ def test_probing_a_terminal_the_provider_forgot_makes_it_inactive(manager, usaep
     response = manager.post(page_url(terminal, "probe"), follow=True)
     terminal.refresh_from_db()
     assert not terminal.is_active
-    assert "USAePay no longer knows this terminal, so it is now inactive." in response.content.decode()
+    assert (
+        "USAePay no longer knows this terminal, so it is now inactive." in response.content.decode()
+    )
 
 
 def test_a_probe_is_a_post(manager, payroc_account):
@@ -191,7 +231,9 @@ def test_a_probe_is_a_post(manager, payroc_account):
 # --- store ---------------------------------------------------------------------------------------
 
 
-def test_a_manager_moves_a_terminal_to_another_store_of_its_merchant(manager, tenant_a, tenant_b, payroc_account):
+def test_a_manager_moves_a_terminal_to_another_store_of_its_merchant(
+    manager, tenant_a, tenant_b, payroc_account
+):
     terminal = make_terminal(payroc_account, name="Till")
     second = StoreFactory(merchant=tenant_a.merchant, name="Harbour")
 

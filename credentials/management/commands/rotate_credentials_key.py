@@ -11,4 +11,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         count = credentials_reencrypt_all()
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the secrets of {count} provider account(s) under the newest key."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted the secrets of {count} provider account(s) under the newest key."
+            )
+        )

@@ -1,7 +1,12 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dashboard.demo_data import DEMO_PASSWORD, load_demo_data, load_demo_provider_accounts, sync_demo_terminals
+from dashboard.demo_data import (
+    DEMO_PASSWORD,
+    load_demo_data,
+    load_demo_provider_accounts,
+    sync_demo_terminals,
+)
 
 
 class Command(BaseCommand):
@@ -12,8 +17,9 @@ class Command(BaseCommand):
             logins = load_demo_data()
             accounts = load_demo_provider_accounts()
             sync_demo_terminals()  # queued on commit; the worker reads each account's terminal list
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({accounts} sandbox provider accounts)."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready ({accounts} sandbox provider accounts).")
+        )
         for email, role in logins:
             self.stdout.write(f"  {email:<28} {role}")
         self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
-

@@ -4,6 +4,7 @@ Each child runs in its own session so that Ctrl-C reaches only this supervisor, 
 children in order, waits for them, and stops the embedded PostgreSQL and Redis it relies on.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -36,17 +37,48 @@ class Command(BaseCommand):
         env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         commands = {
             "web": [
-                os.path.join(bin_dir, "gunicorn"), "dashboard.wsgi",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-                "--threads", "16", "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-",
+                os.path.join(bin_dir, "gunicorn"),
+                "dashboard.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "16",
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "5",
+                "--access-logfile",
+                "-",
             ],
             "worker": [
-                os.path.join(bin_dir, "celery"), "-A", "dashboard", "worker", "--pool", "threads",
-                "--concurrency", "8", "-Q", "celery,tracking", "--loglevel", "INFO", "--hostname", f"demo@{port}",
+                os.path.join(bin_dir, "celery"),
+                "-A",
+                "dashboard",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "-Q",
+                "celery,tracking",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"demo@{port}",
             ],
             "beat": [
-                os.path.join(bin_dir, "celery"), "-A", "dashboard", "beat", "--loglevel", "INFO",
-                "--schedule", str(embedded.DATA_DIR / "celerybeat-schedule"),
+                os.path.join(bin_dir, "celery"),
+                "-A",
+                "dashboard",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(embedded.DATA_DIR / "celerybeat-schedule"),
             ],
         }
         children: dict[str, subprocess.Popen] = {}
@@ -68,7 +100,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, child in children.items():
                     if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with {child.returncode}; stopping the demo.")
+                        self.stderr.write(
+                            f"{name} exited with {child.returncode}; stopping the demo."
+                        )
                         stopping = True
                 time.sleep(0.5)
         finally:
@@ -95,19 +129,17 @@ class Command(BaseCommand):
     def _wait_healthy(self, url: str, should_stop) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not should_stop():
-            try:
+            with contextlib.suppress(OSError, ValueError):  # not answering yet
                 with urllib.request.urlopen(url + "healthz", timeout=3) as response:
                     if json.load(response).get("workers", 0) >= 1:
                         return
-            except Exception:
-                pass
             time.sleep(0.5)
 
     def _banner(self, url: str) -> None:
         width = 72
         self.stdout.write("=" * width)
         self.stdout.write(self.style.SUCCESS(f"Terminal Dashboard is running at {url}"))
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for email, role, *_ in USERS:
             self.stdout.write(f"  {email:<28} {role.label}")
         if settings.SANDBOX_ENABLED:
