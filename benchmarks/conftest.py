@@ -73,7 +73,7 @@ def gunicorn_url(transactional_db, settings):
     process = subprocess.Popen(
         [
             str(gunicorn),
-            "dashboard.wsgi",
+            "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

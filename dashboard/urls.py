@@ -1,6 +1,5 @@
-"""The project's URLs. Organisation pages live under the `dashboard:` namespace."""
+"""Login and the organisation pages (under the `dashboard:` namespace); included by home/urls.py."""
 
-from django.conf import settings
 from django.urls import include, path
 
 from dashboard import views
@@ -22,16 +21,9 @@ org_patterns = (
 )
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", views.logout, name="logout"),
     path("accounts/password/", views.password_change, name="password_change"),
     path("accounts/password/done/", views.password_change_done, name="password_change_done"),
     path("", include(org_patterns)),
-    path("credentials/", include("credentials.urls")),
-    path("terminals/", include("terminals.urls")),
 ]
-
-if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -13,7 +13,7 @@ from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import expect
 
-from dashboard.celery import app as celery_app
+from config.celery import app as celery_app
 from dashboard.models import Role
 from terminals.models import Terminal, TerminalStatus
 from tests.browser.test_roles import log_in

@@ -121,7 +121,7 @@ def _production_env(**overrides):
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     db = settings.DATABASES["default"]
     env.update(
-        DJANGO_SETTINGS_MODULE="dashboard.production",
+        DJANGO_SETTINGS_MODULE="config.production",
         SECRET_KEY="x" * 20 + "production-secret-key-for-the-deploy-check-9f8e7d6c5b4a",
         DATABASE_URL=f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
         REDIS_URL=settings.REDIS_URL,

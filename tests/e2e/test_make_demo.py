@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from dashboard.embedded import redis_port
+from config.embedded import redis_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

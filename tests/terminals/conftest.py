@@ -121,7 +121,7 @@ def payroc_account(tenant_a):
 @pytest.fixture
 def eager_celery():
     """Celery tasks run in the caller's thread (the tasks are thin; the services are what is tested)."""
-    from dashboard.celery import app
+    from config.celery import app
 
     saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
     app.conf.update(task_always_eager=True, task_eager_propagates=True)

@@ -1,7 +1,7 @@
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from dashboard.celery import app as celery_app
+from config.celery import app as celery_app
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from dashboard import embedded
-from dashboard.demo_data import DEMO_PASSWORD, USERS
+from config import embedded
+from home.demo_data import DEMO_PASSWORD, USERS
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
-                "dashboard.wsgi",
+                "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             "worker": [
                 os.path.join(bin_dir, "celery"),
                 "-A",
-                "dashboard",
+                "config",
                 "worker",
                 "--pool",
                 "threads",
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             "beat": [
                 os.path.join(bin_dir, "celery"),
                 "-A",
-                "dashboard",
+                "config",
                 "beat",
                 "--loglevel",
                 "INFO",

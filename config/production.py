@@ -1,4 +1,4 @@
-"""Production settings: `DJANGO_SETTINGS_MODULE=dashboard.production`.
+"""Production settings: `DJANGO_SETTINGS_MODULE=config.production`.
 
 Refuses to start without SECRET_KEY and DATABASE_URL (and REDIS_URL): production never falls back to
 the embedded servers or to a development key.
@@ -18,8 +18,8 @@ if _missing:
         f"Production needs these environment variables: {', '.join(_missing)}"
     )
 
-from dashboard.settings import *  # noqa: E402,F403
-from dashboard.settings import env  # noqa: E402
+from config.settings import *  # noqa: E402,F403
+from config.settings import env  # noqa: E402
 
 DEBUG = False
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)

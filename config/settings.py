@@ -1,6 +1,6 @@
-"""Settings read from the environment (django-environ). Production overrides live in dashboard/production.py.
+"""Settings read from the environment (django-environ). Production overrides live in config/production.py.
 
-Without DATABASE_URL / REDIS_URL the embedded PostgreSQL and Redis of dashboard/embedded.py are used
+Without DATABASE_URL / REDIS_URL the embedded PostgreSQL and Redis of config/embedded.py are used
 (started on first use), so every `manage.py …` in the checkout works beside `make demo`.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import environ
 
-from dashboard import embedded
+from config import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
     "dashboard",
+    "home",
     "terminals",
     "payments",
     "credentials",
@@ -56,9 +57,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "dashboard.urls"
-WSGI_APPLICATION = "dashboard.wsgi.application"
-ASGI_APPLICATION = "dashboard.asgi.application"
+ROOT_URLCONF = "home.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dashboard.demo_data import (
+from home.demo_data import (
     DEMO_PASSWORD,
     load_demo_data,
     load_demo_provider_accounts,

@@ -1,0 +1,17 @@
+"""The root URLconf: the home page and /healthz here, every app's pages under its own prefix."""
+
+from django.conf import settings
+from django.urls import include, path
+
+from home import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("dashboard.urls")),
+    path("credentials/", include("credentials.urls")),
+    path("terminals/", include("terminals.urls")),
+]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
