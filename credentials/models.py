@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db import models
 
 from credentials import vault
-from credentials.environments import Environment, Provider, endpoints_for
+from credentials.environments import ENVIRONMENT_CHOICES, endpoints_for
 from dashboard.models import Merchant, scoped_to_merchant
+from providers.registry import provider_choices
 
 
 class ProviderAccountQuerySet(models.QuerySet):
@@ -26,8 +27,9 @@ class ProviderAccount(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="provider_accounts"
     )
-    provider = models.CharField(max_length=20, choices=Provider.CHOICES)
-    environment = models.CharField(max_length=10, choices=Environment.CHOICES)
+    # The registry's providers, read when needed: a new provider needs no migration.
+    provider = models.CharField(max_length=20, choices=provider_choices)
+    environment = models.CharField(max_length=10, choices=ENVIRONMENT_CHOICES)
     label = models.CharField(max_length=100)
     settings = models.JSONField(default=dict, blank=True)
     secrets_encrypted = models.TextField()

@@ -18,7 +18,7 @@ from providers.base import (
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
+    ProviderAdapter,
     RefundRequest,
     StartRequest,
 )
@@ -51,7 +51,7 @@ def _reference() -> str:
 
 
 def follow_to_final(
-    provider: Provider, result: PaymentResult, *, kind: PaymentKind, timeout_s: int
+    provider: ProviderAdapter, result: PaymentResult, *, kind: PaymentKind, timeout_s: int
 ) -> PaymentResult:
     """Poll (or long-poll) until final, or authorized (waiting for our capture), for the terminal's
     whole timeout plus grace: giving up early is how a POS charges a customer twice (USAePay's
@@ -70,7 +70,7 @@ def _settled(result: PaymentResult) -> bool:
 
 
 def run_check(
-    provider: Provider, *, currency: str = "USD", money: bool = True, on_step=None
+    provider: ProviderAdapter, *, currency: str = "USD", money: bool = True, on_step=None
 ) -> CheckReport:
     report = CheckReport()
 

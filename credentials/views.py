@@ -1,9 +1,9 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from credentials.environments import SECRET_FIELDS
 from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
+from providers.registry import UnknownProvider, secret_fields
 
 
 @access("credentials.view_accounts")
@@ -17,7 +17,10 @@ def account_list(request):
 
 @access("credentials.view_accounts", obj=scoped(ProviderAccount, name="account"))
 def account_detail(request, account):
-    labels = dict(SECRET_FIELDS.get(account.provider, []))
+    try:
+        labels = {field.name: field.label for field in secret_fields(account.provider)}
+    except UnknownProvider:
+        labels = {}
     secrets = [
         (labels.get(name, name), masked) for name, masked in account.masked_secrets().items()
     ]

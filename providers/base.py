@@ -1,6 +1,6 @@
 """The contract between the dashboard and one cloud-terminal provider.
 
-One ``Provider`` subclass per provider (``providers/<name>.py``) speaks that
+One ``ProviderAdapter`` subclass per provider (``providers/<name>.py``) speaks that
 provider's wire API over httpx and answers in the types below. Services call
 these methods; they never look at a provider's HTTP, status words or error
 codes. ``Capabilities`` tell the UI and the trackers what a provider can do, so
@@ -54,6 +54,30 @@ TRACKING_GRACE = timedelta(seconds=60)
 
 # Payroc limits orderId to 24 characters; we use the same limit everywhere.
 MAX_REFERENCE_LENGTH = 24
+
+
+class Environment(StrEnum):
+    """Where an account's calls go: our sandbox, the provider's test system, or live."""
+
+    SANDBOX = "sandbox"
+    PROVIDER_TEST = "test"
+    LIVE = "live"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The URLs an adapter calls: its API root and, for Payroc, the identity service."""
+
+    base_url: str
+    identity_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountField:
+    """One secret or setting an account of this provider needs: its key and the form's label."""
+
+    name: str
+    label: str
 
 
 class PaymentState(StrEnum):
@@ -276,7 +300,7 @@ class RefundRequest:
 
 
 @dataclass(frozen=True)
-class WebhookEvent:
+class ProviderWebhook:
     """A verified webhook delivery. A trigger to re-read the truth, never the truth itself.
 
     ``payment_ref`` is the provider reference the event is about, as the provider
@@ -296,7 +320,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Provider(ABC):
+class ProviderAdapter(ABC):
     """One provider's wire API behind the common contract.
 
     Every method either returns the documented result or raises a
@@ -305,9 +329,20 @@ class Provider(ABC):
     database locks across these calls either.
     """
 
-    name: ClassVar[str]
+    # Every fact about a provider lives on its adapter class; the registry, the credentials forms
+    # and the fleet page read them from here.
+    name: ClassVar[str]  # the registry key, stored in ProviderAccount.provider ("payroc")
+    display_name: ClassVar[str]  # how pages name the provider ("Payroc Cloud")
     # How messages name the API this adapter calls ("Payroc", "KOMOJU"; MobilePay's is "Integra").
     api_name: ClassVar[str]
+    terminal_ref_label: ClassVar[str]  # what the provider calls a terminal's id ("Serial number")
+    secret_fields: ClassVar[tuple[AccountField, ...]]  # AccountConfig.secrets keys, encrypted
+    setting_fields: ClassVar[tuple[AccountField, ...]] = ()  # AccountConfig.settings keys
+    # The provider's real hosts by Environment (LIVE, PROVIDER_TEST); none for a provider whose
+    # hosts are not public, which then runs against our sandbox only.
+    environments: ClassVar[Mapping[str, Endpoints]] = {}
+    # The emulator's paths below settings.SANDBOX_BASE_URL (sandbox/emulators.py serves them).
+    sandbox_endpoints: ClassVar[Endpoints | None] = None
     capabilities: ClassVar[Capabilities]
 
     def __init__(
@@ -454,7 +489,7 @@ class Provider(ABC):
         OutcomeUnknown if the answer was lost.
         """
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:
         """Check a delivery's signature over the raw ``body`` and parse it.
 
         Raises InvalidSignature when the signature is missing or wrong, InvalidRequest
@@ -518,7 +553,7 @@ class Provider(ABC):
         return terminals
 
 
-class BearerTokenProvider(Provider):
+class BearerTokenAdapter(ProviderAdapter):
     """A provider whose API takes a short-lived bearer token (Payroc, Klearly).
 
     The token is kept in the token store and fetched again (``obtain_token()``)
@@ -529,7 +564,7 @@ class BearerTokenProvider(Provider):
 
     @abstractmethod
     def obtain_token(self) -> Token:
-        """Fetch a fresh token (see ``Provider.obtain_token``); never None here."""
+        """Fetch a fresh token (see ``ProviderAdapter.obtain_token``); never None here."""
 
     @abstractmethod
     def _raise_for_response(self, response: httpx.Response, *, moves_money: bool) -> None:
@@ -580,7 +615,7 @@ class BearerTokenProvider(Provider):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _adapter_logger(provider: Provider) -> logging.Logger:
+def _adapter_logger(provider: ProviderAdapter) -> logging.Logger:
     """The logger of the adapter's own module, so its records keep their name."""
     return logging.getLogger(type(provider).__module__)
 

@@ -56,16 +56,18 @@ from urllib.parse import quote
 import httpx
 
 from providers.base import (
-    BearerTokenProvider,
+    AccountField,
+    BearerTokenAdapter,
     Capabilities,
+    Endpoints,
     PaymentKind,
     PaymentResult,
     PaymentState,
+    ProviderWebhook,
     RefundRequest,
     StartRequest,
     TerminalInfo,
     Token,
-    WebhookEvent,
 )
 from providers.errors import (
     AuthError,
@@ -180,9 +182,24 @@ class OriginalTerminalOffline(TerminalOffline):
     )
 
 
-class KlearlyProvider(BearerTokenProvider):
+class KlearlyProvider(BearerTokenAdapter):
     name = "klearly"
     api_name = "Klearly"
+    display_name = "Klearly"
+    terminal_ref_label = "Device ID"
+    secret_fields = (
+        AccountField("partner_id", "Partner ID"),
+        AccountField("partner_secret", "Partner secret"),
+        AccountField("webhook_secret", "Webhook secret"),
+    )
+    setting_fields = (
+        AccountField("merchant_id", "Klearly merchant ID"),
+        AccountField("store_id", "Klearly store ID"),
+    )
+    # Klearly's API host is not public (klearly.md): our sandbox only, until a partner account
+    # tells us; a merchant can never type one in.
+    environments = {}
+    sandbox_endpoints = Endpoints("/sandbox/klearly/v1")
     capabilities = Capabilities(
         can_rename=False,  # only in Klearly's partner hub or merchant dashboard
         can_abort=True,
@@ -333,7 +350,7 @@ class KlearlyProvider(BearerTokenProvider):
 
     # -- webhooks ----------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:
         payload = signed_json_body(
             headers,
             body,
@@ -350,7 +367,7 @@ class KlearlyProvider(BearerTokenProvider):
         data = data if isinstance(data, dict) else {}
         metadata = data.get(WIRE["payment.metadata"])
         metadata = metadata if isinstance(metadata, dict) else {}
-        return WebhookEvent(
+        return ProviderWebhook(
             event_id=event_id,
             event_type=str(payload.get(WIRE["event.type"]) or ""),
             payment_ref=data.get(WIRE["payment.id"]),

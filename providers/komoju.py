@@ -73,15 +73,18 @@ from urllib.parse import quote
 import httpx
 
 from providers.base import (
+    AccountField,
     Capabilities,
+    Endpoints,
+    Environment,
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
+    ProviderAdapter,
+    ProviderWebhook,
     RefundRequest,
     StartRequest,
     TerminalInfo,
-    WebhookEvent,
     header_value,
 )
 from providers.errors import (
@@ -138,7 +141,7 @@ STATUS_WORDS: dict[tuple[str, str], PaymentState | None] = {
 }
 
 
-class KomojuProvider(Provider):
+class KomojuProvider(ProviderAdapter):
     """KOMOJU adapter. Beyond the contract it prints receipts: ``print_receipt()``.
 
     Account secrets: ``secret_key`` (``sk_…``), ``webhook_secret``. Settings:
@@ -147,6 +150,19 @@ class KomojuProvider(Provider):
 
     name = "komoju"
     api_name = "KOMOJU"
+    display_name = "KOMOJU"
+    terminal_ref_label = "Terminal ID"
+    secret_fields = (
+        AccountField("secret_key", "Secret key"),
+        AccountField("webhook_secret", "Webhook secret"),
+    )
+    setting_fields = (AccountField("terminal_ids", "Terminal IDs"),)
+    environments = {
+        # KOMOJU selects test or live by the key pair, on one host.
+        Environment.LIVE: Endpoints("https://komoju.com/api/v1"),
+        Environment.PROVIDER_TEST: Endpoints("https://komoju.com/api/v1"),
+    }
+    sandbox_endpoints = Endpoints("/sandbox/komoju/api/v1")
     capabilities = Capabilities(
         can_rename=False,
         can_abort=True,
@@ -307,7 +323,7 @@ class KomojuProvider(Provider):
 
     # -- webhooks ----------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:
         payload = signed_json_body(
             headers,
             body,
@@ -321,7 +337,7 @@ class KomojuProvider(Provider):
         if not isinstance(event_id, str) or not event_id:
             raise InvalidRequest("The KOMOJU webhook has no event id.")
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        return WebhookEvent(
+        return ProviderWebhook(
             event_id=event_id,
             event_type=header_value(headers, EVENT_TYPE_HEADER) or str(payload.get("type") or ""),
             # The session id, which is our provider_ref; the payment id is in raw.

@@ -68,11 +68,14 @@ import httpx
 
 from providers.base import (
     FINAL_STATES,
+    AccountField,
     Capabilities,
+    Endpoints,
+    Environment,
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
+    ProviderAdapter,
     RefundRequest,
     StartRequest,
     TerminalInfo,
@@ -187,7 +190,7 @@ class CheckInStatus:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-class MobilepayProvider(Provider):
+class MobilepayProvider(ProviderAdapter):
     """MobilePay via Integra. Beyond the contract: the prepared flow
     (``prepare_payment``, ``ready_payment``), token creation and reset
     (``token_create``, ``token_reset``), refund steps, payment look-ups, the QR
@@ -195,6 +198,15 @@ class MobilepayProvider(Provider):
 
     name = "mobilepay"
     api_name = "Integra"
+    display_name = "MobilePay PoS (Integra)"
+    terminal_ref_label = "PoS ID"
+    secret_fields = (
+        AccountField("access_token", "Access token"),
+        AccountField("bio_code", "bioCode"),
+    )
+    setting_fields = (AccountField("terminal_ids", "PoS IDs"),)
+    environments = {Environment.LIVE: Endpoints("https://mobilepay-pos.poweredbyintegra.dk")}
+    sandbox_endpoints = Endpoints("/sandbox/mobilepay")
     capabilities = Capabilities(
         can_rename=False,  # a PoS is deleted and created again instead
         can_abort=True,

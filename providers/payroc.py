@@ -52,8 +52,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from providers.base import (
-    BearerTokenProvider,
+    AccountField,
+    BearerTokenAdapter,
     Capabilities,
+    Endpoints,
+    Environment,
     PaymentKind,
     PaymentResult,
     PaymentState,
@@ -118,9 +121,22 @@ _INSTRUCTIONS: dict[PaymentKind, tuple[str, str]] = {
 _LINKED_COLLECTIONS = ("payments/", "refunds/")
 
 
-class PayrocProvider(BearerTokenProvider):
+class PayrocProvider(BearerTokenAdapter):
     name = "payroc"
     api_name = "Payroc"
+    display_name = "Payroc Cloud"
+    terminal_ref_label = "Serial number"
+    secret_fields = (AccountField("api_key", "API key"),)
+    setting_fields = (AccountField("processing_terminal_id", "Processing terminal ID"),)
+    environments = {
+        Environment.LIVE: Endpoints(
+            "https://api.payroc.com/v1", "https://identity.payroc.com/authorize"
+        ),
+        Environment.PROVIDER_TEST: Endpoints(
+            "https://api.uat.payroc.com/v1", "https://identity.uat.payroc.com/authorize"
+        ),
+    }
+    sandbox_endpoints = Endpoints("/sandbox/payroc/v1", "/sandbox/payroc/identity/authorize")
     capabilities = Capabilities(
         can_rename=False,
         can_abort=True,

@@ -13,14 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from providers.base import PaymentResult, Provider, StartRequest
+from providers.base import PaymentResult, ProviderAdapter, StartRequest
 from providers.errors import OutcomeUnknown, ProviderError, RateLimited
 
 DEFAULT_ATTEMPTS = 3
 
 
 def start_exactly_once(
-    provider: Provider,
+    provider: ProviderAdapter,
     req: StartRequest,
     *,
     attempts: int = DEFAULT_ATTEMPTS,

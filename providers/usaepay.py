@@ -61,15 +61,18 @@ import httpx
 
 from providers.base import (
     AccountConfig,
+    AccountField,
     Capabilities,
+    Endpoints,
+    Environment,
     PaymentKind,
     PaymentResult,
     PaymentState,
-    Provider,
+    ProviderAdapter,
+    ProviderWebhook,
     RefundRequest,
     StartRequest,
     TerminalInfo,
-    WebhookEvent,
     last4,
 )
 from providers.errors import (
@@ -187,9 +190,22 @@ class UsaepayHashAuth(httpx.Auth):
         yield request
 
 
-class UsaepayProvider(Provider):
+class UsaepayProvider(ProviderAdapter):
     name = "usaepay"
     api_name = "USAePay"
+    display_name = "USAePay"
+    terminal_ref_label = "Device key"
+    secret_fields = (
+        AccountField("api_key", "API key"),
+        AccountField("api_pin", "API PIN"),
+        AccountField("webhook_signature_key", "Webhook signature key"),
+    )
+    setting_fields = ()
+    environments = {
+        Environment.LIVE: Endpoints("https://usaepay.com/api/v2"),
+        Environment.PROVIDER_TEST: Endpoints("https://sandbox.usaepay.com/api/v2"),
+    }
+    sandbox_endpoints = Endpoints("/sandbox/usaepay/api/v2")
     capabilities = Capabilities(
         can_rename=True,
         can_abort=True,
@@ -346,7 +362,7 @@ class UsaepayProvider(Provider):
 
     # -- webhooks ----------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:
         signing_key = self.account.secrets.get("webhook_signature_key") or self.account.secret(
             "api_key"
         )
@@ -363,7 +379,7 @@ class UsaepayProvider(Provider):
             payload.get("event_body") if isinstance(payload.get("event_body"), dict) else {}
         )
         subject = event_body.get("object") if isinstance(event_body.get("object"), dict) else {}
-        return WebhookEvent(
+        return ProviderWebhook(
             event_id=payload["event_id"],
             event_type=str(payload.get("event_type") or ""),
             payment_ref=subject.get("key"),  # the transaction key (trankey)

@@ -14,11 +14,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from providers.base import WebhookEvent, header_value
+from providers.base import ProviderWebhook, header_value
 from providers.errors import InvalidRequest, InvalidSignature
 
 if TYPE_CHECKING:
-    from providers.base import Provider
+    from providers.base import ProviderAdapter
 
 
 def verify_hmac_sha256_hex(signature: str | None, body: bytes, secret: str) -> None:
@@ -73,8 +73,8 @@ class SeenEventsInMemory:
 
 
 def receive_webhook(
-    provider: Provider, headers: Mapping[str, str], body: bytes, seen: SeenEvents
-) -> WebhookEvent:
+    provider: ProviderAdapter, headers: Mapping[str, str], body: bytes, seen: SeenEvents
+) -> ProviderWebhook:
     """Verify a delivery and flag a replay: providers deliver at least once, and an attacker may
     replay a captured delivery (none of the three signs a timestamp), so an event id seen before is
     a duplicate to acknowledge and ignore. Forged or unsigned deliveries raise InvalidSignature and

@@ -77,14 +77,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
 from sandbox import conf, faults, services, webhooks
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxDevice,
     SandboxPayment,
+    SandboxPaymentKind,
     SandboxToken,
 )
 
@@ -226,7 +226,7 @@ def merchant_token(request):
         return _not_allowed()
     partner_id, partner_secret = _basic(request.headers.get("Authorization", ""))
     candidates = (
-        SandboxAccount.objects.filter(provider=Provider.KLEARLY, secrets__partner_id=partner_id)
+        SandboxAccount.objects.filter(provider=EmulatorName.KLEARLY, secrets__partner_id=partner_id)
         if partner_id
         else SandboxAccount.objects.none()
     )
@@ -277,7 +277,7 @@ def klearly_api(view):
             if scheme.lower() == "bearer" and token.strip()
             else None
         )
-        if found is None or found.account.provider != Provider.KLEARLY:
+        if found is None or found.account.provider != EmulatorName.KLEARLY:
             return _error(401, "unauthorized", "The merchant token is missing, unknown or expired.")
         return view(request, found.account, *args, **kwargs)
 
@@ -321,7 +321,7 @@ def payment_object(payment: SandboxPayment) -> dict:
         WIRE["payment.id"]: payment.provider_ref,
         WIRE["payment.device"]: payment.device.ref,
         WIRE["payment.type"]: WIRE["type.refund"]
-        if payment.kind == PaymentKind.REFUND
+        if payment.kind == SandboxPaymentKind.REFUND
         else WIRE["type.sale"],
         WIRE["payment.status"]: word,
         WIRE["payment.amount"]: payment.amount_minor,
@@ -436,7 +436,7 @@ def payments(request, account):
         )
     if is_refund:
         original = _payment(account, transaction_id)
-        if original is None or original.kind != PaymentKind.SALE:
+        if original is None or original.kind != SandboxPaymentKind.SALE:
             return _error(404, "payment_not_found", f"No payment {transaction_id}.")
         if original.device_id != device.pk:
             return _error(
@@ -453,9 +453,9 @@ def payments(request, account):
         return _unavailable()
 
     def start():
-        payment = services.payment_start(
+        payment = services.sandbox_payment_start(
             device=device,
-            kind=PaymentKind.REFUND if is_refund else PaymentKind.SALE,
+            kind=SandboxPaymentKind.REFUND if is_refund else SandboxPaymentKind.SALE,
             amount_minor=body[WIRE["request.amount"]],
             currency=body[WIRE["request.currency"]],
             timeout_s=int(conf.setting("SANDBOX_KLEARLY_TIMEOUT_S")),

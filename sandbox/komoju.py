@@ -85,13 +85,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
 from sandbox import conf, faults, services, webhooks
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxDevice,
     SandboxPayment,
+    SandboxPaymentKind,
     SandboxSession,
 )
 
@@ -185,7 +185,7 @@ def _authenticate(header: str) -> SandboxAccount | None:
     if not secret_key:
         return None
     return SandboxAccount.objects.filter(
-        provider=Provider.KOMOJU, secrets__secret_key=secret_key
+        provider=EmulatorName.KOMOJU, secrets__secret_key=secret_key
     ).first()
 
 
@@ -243,7 +243,7 @@ def payment_status(payment: SandboxPayment) -> str:
     if payment.status == PaymentStatus.PENDING:
         return "pending"
     if payment.status == PaymentStatus.APPROVED:
-        if payment.kind == PaymentKind.AUTH and not payment.captured:
+        if payment.kind == SandboxPaymentKind.AUTH and not payment.captured:
             return "authorized"
         if payment.refunded_amount and payment.refunded_amount >= payment.settled_amount:
             return "refunded"
@@ -266,7 +266,7 @@ def _emv(payment: SandboxPayment) -> dict:
     _, aid, label = BRANDS.get(payment.card_brand, ("visa", "A0000000031010", "VISA CREDIT"))
     approved = payment.status == PaymentStatus.APPROVED
     return {
-        "action": "sale" if payment.kind == PaymentKind.SALE else "auth",
+        "action": "sale" if payment.kind == SandboxPaymentKind.SALE else "auth",
         "aid": aid,
         "application_label": label,
         "arc": "00" if approved else "05",
@@ -317,7 +317,7 @@ def payment_object(payment: SandboxPayment) -> dict:
     captured_at = None
     if payment.status == PaymentStatus.APPROVED:
         captured_at = (
-            payment.captured_at if payment.kind == PaymentKind.AUTH else payment.decided_at
+            payment.captured_at if payment.kind == SandboxPaymentKind.AUTH else payment.decided_at
         )
     return {
         "id": payment.transaction_ref,
@@ -452,7 +452,9 @@ def _payment(account, payment_id: str) -> SandboxPayment | None:
     payment = (
         SandboxPayment.objects.for_account(account)
         .select_related("device__account", "session")
-        .filter(transaction_ref=payment_id, kind__in=[PaymentKind.SALE, PaymentKind.AUTH])
+        .filter(
+            transaction_ref=payment_id, kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH]
+        )
         .first()
     )
     return services.payment_refresh(payment=payment) if payment else None
@@ -601,7 +603,7 @@ def receipt_lines(payment: SandboxPayment) -> list[str]:
     emv = _emv(payment)
     word = payment_status(payment)
     approved = payment.status == PaymentStatus.APPROVED
-    kind = "SALE" if payment.kind == PaymentKind.SALE else "AUTHORISATION"
+    kind = "SALE" if payment.kind == SandboxPaymentKind.SALE else "AUTHORISATION"
     lines = [
         payment.device.account.label,
         payment.device.display_name,

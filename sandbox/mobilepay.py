@@ -100,14 +100,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
 from sandbox import amounts, conf, faults, services
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxDevice,
     SandboxPayment,
+    SandboxPaymentKind,
 )
 
 CREDENTIALS = frozenset({"accesstoken", "biocode", "previousaccesstoken"})
@@ -329,7 +329,7 @@ class _Unavailable(Exception):
 def _authenticate(params: Params, *, with_token: bool) -> SandboxAccount:
     bio_code = params.require("bioCode")
     account = SandboxAccount.objects.filter(
-        provider=Provider.MOBILEPAY, secrets__bio_code=bio_code
+        provider=EmulatorName.MOBILEPAY, secrets__bio_code=bio_code
     ).first()
     if not with_token:
         if account is None:
@@ -379,7 +379,7 @@ def _payment(account, params: Params, name: str = "paymentId") -> SandboxPayment
     payment = (
         SandboxPayment.objects.for_account(account)
         .select_related("device__account")
-        .filter(transaction_ref=hex_id, kind__in=[PaymentKind.SALE, PaymentKind.AUTH])
+        .filter(transaction_ref=hex_id, kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH])
         .first()
         if hex_id
         else None
@@ -396,7 +396,7 @@ def _refund(account, params: Params) -> SandboxPayment:
     refund = (
         SandboxPayment.objects.for_account(account)
         .select_related("device__account", "original")
-        .filter(transaction_ref=hex_id, kind=PaymentKind.REFUND)
+        .filter(transaction_ref=hex_id, kind=SandboxPaymentKind.REFUND)
         .first()
         if hex_id
         else None
@@ -444,7 +444,7 @@ def wire_id(payment: SandboxPayment) -> str:
 
 def status_word(payment: SandboxPayment) -> str:
     """The payment's (or refund's) MobilePay state; see the module docstring."""
-    if payment.kind == PaymentKind.REFUND:
+    if payment.kind == SandboxPaymentKind.REFUND:
         if payment.status == PaymentStatus.APPROVED:
             return CAPTURED if payment.captured else RESERVED
         if payment.status == PaymentStatus.CANCELED:
@@ -513,9 +513,9 @@ def _start(request, device: SandboxDevice, params: Params, *, prepared: bool):
         currency = _currency(params)
         amount_minor = _amount(params, currency)
     try:
-        payment = services.payment_start(
+        payment = services.sandbox_payment_start(
             device=device,
-            kind=PaymentKind.AUTH,  # every MobilePay payment is reserved, then captured
+            kind=SandboxPaymentKind.AUTH,  # every MobilePay payment is reserved, then captured
             amount_minor=amount_minor,
             currency=currency,
             timeout_s=_timeout_s(),
@@ -625,7 +625,7 @@ def _account_payments(account, params: Params):
     brought up to date first (a magic outcome or a timeout may be due)."""
     found = (
         SandboxPayment.objects.for_account(account)
-        .filter(kind__in=[PaymentKind.SALE, PaymentKind.AUTH])
+        .filter(kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH])
         .select_related("device__account")
         .order_by("-created_at", "-pk")
     )
@@ -653,7 +653,7 @@ def _retrieve(account, params: Params, state: str, devices=None) -> dict:
     order_id = params.require("orderId")
     found = (
         SandboxPayment.objects.for_account(account)
-        .filter(kind__in=[PaymentKind.SALE, PaymentKind.AUTH], order_ref=order_id)
+        .filter(kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH], order_ref=order_id)
         .select_related("device__account")
         .order_by("-created_at", "-pk")
     )

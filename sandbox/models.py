@@ -12,14 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sandbox import amounts
-
-
-class Provider(models.TextChoices):
-    PAYROC = "payroc", "Payroc"
-    USAEPAY = "usaepay", "USAePay"
-    KLEARLY = "klearly", "Klearly"
-    MOBILEPAY = "mobilepay", "MobilePay (Integra)"
-    KOMOJU = "komoju", "KOMOJU"
+from sandbox.emulators import emulator_choices
 
 
 class SandboxAccount(models.Model):
@@ -32,7 +25,8 @@ class SandboxAccount(models.Model):
              mobilepay: {"store_id"?, "store_name"?}
     """
 
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    # The emulators of sandbox/emulators.py, read when needed: a new one needs no migration.
+    provider = models.CharField(max_length=20, choices=emulator_choices)
     label = models.CharField(max_length=100, unique=True)
     secrets = models.JSONField(default=dict, blank=True)
     settings = models.JSONField(default=dict, blank=True)
@@ -125,7 +119,7 @@ class SandboxDevice(models.Model):
         )
 
 
-class PaymentKind(models.TextChoices):
+class SandboxPaymentKind(models.TextChoices):
     SALE = "sale", "Sale"
     AUTH = "auth", "Pre-authorisation"
     REFUND = "refund", "Refund"
@@ -152,7 +146,8 @@ class SandboxPaymentQuerySet(models.QuerySet):
     def charges(self):
         """Sales and pre-authorisations that reached approved: money taken (or held) from a card."""
         return self.filter(
-            kind__in=[PaymentKind.SALE, PaymentKind.AUTH], status=PaymentStatus.APPROVED
+            kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH],
+            status=PaymentStatus.APPROVED,
         )
 
     def for_account(self, account):
@@ -160,7 +155,9 @@ class SandboxPaymentQuerySet(models.QuerySet):
 
     def reserved(self):
         """Approved pre-authorisations nobody captured or voided yet (MobilePay's Reserved)."""
-        return self.filter(kind=PaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False)
+        return self.filter(
+            kind=SandboxPaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False
+        )
 
 
 class SandboxPayment(models.Model):
@@ -183,7 +180,7 @@ class SandboxPayment(models.Model):
         related_name="refunds",
         help_text="For a referenced refund: the payment it refunds",
     )
-    kind = models.CharField(max_length=10, choices=PaymentKind.choices)
+    kind = models.CharField(max_length=10, choices=SandboxPaymentKind.choices)
     provider_ref = models.CharField(max_length=64, blank=True)
     transaction_ref = models.CharField(max_length=32, unique=True)
     refnum = models.CharField(max_length=20, blank=True, help_text="USAePay reference number")
@@ -266,20 +263,20 @@ class SandboxPayment(models.Model):
         (every other approved refund is captured when it is approved)."""
         return (
             self.status == PaymentStatus.APPROVED
-            and self.kind in (PaymentKind.AUTH, PaymentKind.REFUND)
+            and self.kind in (SandboxPaymentKind.AUTH, SandboxPaymentKind.REFUND)
             and not self.captured
         )
 
     @property
     def settled_amount(self) -> int:
         """What the card was charged: the captured amount of a pre-authorisation, else the amount."""
-        if self.kind == PaymentKind.AUTH:
+        if self.kind == SandboxPaymentKind.AUTH:
             return self.captured_amount or 0
         return self.amount_minor
 
     @property
     def refundable_amount(self) -> int:
-        if self.status != PaymentStatus.APPROVED or self.kind == PaymentKind.REFUND:
+        if self.status != PaymentStatus.APPROVED or self.kind == SandboxPaymentKind.REFUND:
             return 0
         return max(self.settled_amount - self.refunded_amount, 0)
 

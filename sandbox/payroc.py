@@ -74,12 +74,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
 from sandbox import conf, faults, services
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxPayment,
+    SandboxPaymentKind,
     SandboxToken,
 )
 
@@ -170,7 +170,7 @@ class Instructions:
 PAYMENT_INSTRUCTIONS = Instructions(
     id_field="paymentInstructionId",
     url_name="sandbox:payroc_payment_instruction",
-    kinds=(PaymentKind.SALE, PaymentKind.AUTH),
+    kinds=(SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH),
     link_rel="payment",
     link_url_name="sandbox:payroc_payment",
     resource="paymentInstruction",
@@ -178,7 +178,7 @@ PAYMENT_INSTRUCTIONS = Instructions(
 REFUND_INSTRUCTIONS = Instructions(
     id_field="refundInstructionId",
     url_name="sandbox:payroc_refund_instruction",
-    kinds=(PaymentKind.REFUND,),
+    kinds=(SandboxPaymentKind.REFUND,),
     link_rel="refund",
     link_url_name="sandbox:payroc_refund",
     resource="refundInstruction",
@@ -241,7 +241,9 @@ def authorize(request):
         return _problem(NOT_ALLOWED)
     api_key = request.headers.get("x-api-key", "")
     account = (
-        SandboxAccount.objects.filter(provider=Provider.PAYROC, secrets__api_key=api_key).first()
+        SandboxAccount.objects.filter(
+            provider=EmulatorName.PAYROC, secrets__api_key=api_key
+        ).first()
         if api_key
         else None
     )
@@ -272,7 +274,7 @@ def _bearer(view):
             if scheme.lower() == "bearer" and token.strip()
             else None
         )
-        if found is None or found.account.provider != Provider.PAYROC:
+        if found is None or found.account.provider != EmulatorName.PAYROC:
             return _problem(NOT_AUTHORIZED)
         return view(request, found.account, *args, **kwargs)
 
@@ -415,7 +417,7 @@ def _device_object(device) -> dict:
         SandboxPayment.objects.filter(
             device=device, status__in=[PaymentStatus.APPROVED, PaymentStatus.DECLINED]
         )
-        .exclude(kind=PaymentKind.REFUND)
+        .exclude(kind=SandboxPaymentKind.REFUND)
         .order_by("-decided_at")
         .first()
     )
@@ -554,18 +556,18 @@ def _submit(request, account, serial: str, instructions: Instructions):
         return _invalid(*errors)
     order = body["order"]
     if refund:
-        kind = PaymentKind.REFUND
+        kind = SandboxPaymentKind.REFUND
     else:
         # autoCapture false = pre-authorisation; processAsSale true overrides it.
         kind = (
-            PaymentKind.SALE
+            SandboxPaymentKind.SALE
             if body.get("processAsSale") or body.get("autoCapture", True)
-            else PaymentKind.AUTH
+            else SandboxPaymentKind.AUTH
         )
     fingerprint = _fingerprint(request, body)
 
     def start():
-        payment = services.payment_start(
+        payment = services.sandbox_payment_start(
             device=device,
             kind=kind,
             amount_minor=order["amount"],
@@ -598,7 +600,9 @@ def _submit(request, account, serial: str, instructions: Instructions):
         instance = None
         if blocking is not None and blocking.provider_ref:
             blocking_kind = (
-                REFUND_INSTRUCTIONS if blocking.kind == PaymentKind.REFUND else PAYMENT_INSTRUCTIONS
+                REFUND_INSTRUCTIONS
+                if blocking.kind == SandboxPaymentKind.REFUND
+                else PAYMENT_INSTRUCTIONS
             )
             instance = _link(request, "self", blocking_kind.url_name, blocking.provider_ref)["href"]
         return _problem(RESOURCE_EXISTS, instance=instance)
@@ -710,7 +714,7 @@ def _card_object(payment: SandboxPayment) -> dict:
 
 def _payment_object(request, payment: SandboxPayment) -> dict:
     approved = payment.status == PaymentStatus.APPROVED
-    if payment.kind == PaymentKind.SALE:
+    if payment.kind == SandboxPaymentKind.SALE:
         result_type = "sale"
     else:
         result_type = "preAuthorizationCompletion" if payment.captured else "preAuthorization"
@@ -749,7 +753,7 @@ def _payment_object(request, payment: SandboxPayment) -> dict:
     if summaries:
         body["refunds"] = summaries
     operations = []
-    if approved and payment.kind == PaymentKind.AUTH and not payment.captured:
+    if approved and payment.kind == SandboxPaymentKind.AUTH and not payment.captured:
         operations.append("capture")
     if payment.refundable_amount > 0:
         operations.append("refund")
@@ -833,7 +837,9 @@ def _find_transaction(account, transaction_ref: str, kinds) -> SandboxPayment | 
 def payment(request, account, payment_id):
     if request.method != "GET":
         return _problem(NOT_ALLOWED)
-    found = _find_transaction(account, payment_id, (PaymentKind.SALE, PaymentKind.AUTH))
+    found = _find_transaction(
+        account, payment_id, (SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH)
+    )
     if found is None:
         return _problem(NOT_FOUND, resource="payment")
     if faults.device_faults(found.device):
@@ -847,7 +853,7 @@ def payment(request, account, payment_id):
 def refund(request, account, refund_id):
     if request.method != "GET":
         return _problem(NOT_ALLOWED)
-    found = _find_transaction(account, refund_id, (PaymentKind.REFUND,))
+    found = _find_transaction(account, refund_id, (SandboxPaymentKind.REFUND,))
     if found is None:
         return _problem(NOT_FOUND, resource="refund")
     if faults.device_faults(found.device):
@@ -862,7 +868,9 @@ def _follow_up(request, account, payment_id: str, *, validate, operate):
     key, error = _idempotency_key(request)
     if error:
         return error
-    found = _find_transaction(account, payment_id, (PaymentKind.SALE, PaymentKind.AUTH))
+    found = _find_transaction(
+        account, payment_id, (SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH)
+    )
     if found is None:
         return _problem(NOT_FOUND, resource="payment")
     if faults.device_faults(found.device):

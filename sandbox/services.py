@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import secrets
 import string
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -23,15 +22,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from sandbox import conf, scenarios, webhooks
+from sandbox.emulators import EMULATORS
 from sandbox.models import (
     CanceledBy,
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxDevice,
     SandboxIdempotencyKey,
     SandboxPayment,
+    SandboxPaymentKind,
     SandboxReceipt,
     SandboxSession,
     SandboxToken,
@@ -107,7 +106,7 @@ def sandbox_account_ensure(
     )
     initial = str(secrets.get("access_token") or "")
     seeded = SandboxToken.objects.filter(account=account, token=initial).exists()
-    if provider == Provider.MOBILEPAY and initial and not seeded:
+    if EMULATORS[provider].token_from_secret and initial and not seeded:
         SandboxToken.objects.create(
             account=account, token=initial, expires_at=timezone.now() + INTEGRA_TOKEN_LIFETIME
         )
@@ -288,38 +287,10 @@ def random_id(length: int) -> str:
 
 def _new_refs(provider: str, *, with_instruction: bool) -> dict:
     """provider_ref, transaction_ref and refnum in the provider's own formats."""
-    if provider == Provider.MOBILEPAY:
-        # paymentId / refundId are UUIDs; transaction_ref holds the same UUID as 32 hex digits.
-        ref = uuid.uuid4()
-        return {"provider_ref": str(ref), "transaction_ref": ref.hex, "refnum": ""}
-    if provider == Provider.KOMOJU:
-        # KOMOJU ids are 25 lower-case letters and digits (the session id is set by the caller).
-        return {
-            "provider_ref": "",
-            "transaction_ref": _random_text(string.ascii_lowercase + string.digits, 25),
-            "refnum": "",
-        }
-    if provider == Provider.KLEARLY:
-        # One id for the payment and its transaction: a refund names the sale by it.
-        ref = "pay_" + _random_text(string.ascii_lowercase + string.digits, 20)
-        return {"provider_ref": ref, "transaction_ref": ref, "refnum": ""}
-    if provider == Provider.USAEPAY:
-        return {
-            "provider_ref": ("pr_" + _random_text(string.ascii_letters + string.digits, 29))
-            if with_instruction
-            else "",
-            "transaction_ref": _random_text(string.ascii_lowercase + string.digits, 15),
-            "refnum": str(secrets.randbelow(9 * 10**9) + 10**9),
-        }
-    # Payroc: instruction ids are 32 hex digits, payment and refund ids 10 upper-case letters/digits.
-    return {
-        "provider_ref": uuid.uuid4().hex if with_instruction else "",
-        "transaction_ref": _random_text(string.ascii_uppercase + string.digits, 10),
-        "refnum": "",
-    }
+    return EMULATORS[provider].new_refs(with_instruction=with_instruction)
 
 
-def payment_start(
+def sandbox_payment_start(
     *,
     device: SandboxDevice,
     kind: str,
@@ -503,7 +474,7 @@ def payment_decide(*, payment: SandboxPayment, outcome: str) -> bool:
         changes.update(
             status=PaymentStatus.APPROVED, authcode=_random_text(string.digits, 6), **_card()
         )
-        if payment.kind == PaymentKind.REFUND:
+        if payment.kind == SandboxPaymentKind.REFUND:
             changes.update(captured=True, captured_amount=payment.amount_minor, captured_at=now)
     elif outcome == scenarios.DECLINE:
         changes.update(status=PaymentStatus.DECLINED, **_card())
@@ -537,7 +508,9 @@ def _refund_take(original_pk: int, amount: int) -> bool:
     """Adds `amount` to the original payment's refunded amount if that much remains (one
     conditional UPDATE); False when it does not."""
     original = SandboxPayment.objects.get(pk=original_pk)
-    charged = F("amount_minor") if original.kind == PaymentKind.SALE else F("captured_amount")
+    charged = (
+        F("amount_minor") if original.kind == SandboxPaymentKind.SALE else F("captured_amount")
+    )
     return (
         SandboxPayment.objects.filter(
             pk=original_pk, status=PaymentStatus.APPROVED, refunded_amount__lte=charged - amount
@@ -585,12 +558,12 @@ def payment_capture(*, payment: SandboxPayment, amount_minor: int | None = None)
     """Captures an approved pre-authorisation, in full or in part (not more than authorised)."""
     payment_refresh(payment=payment)
     if (
-        payment.kind == PaymentKind.AUTH
+        payment.kind == SandboxPaymentKind.AUTH
         and payment.status == PaymentStatus.APPROVED
         and payment.captured
     ):
         raise Refused(Refused.ALREADY_CAPTURED, "The pre-authorisation has already been captured")
-    if payment.kind != PaymentKind.AUTH or payment.status != PaymentStatus.APPROVED:
+    if payment.kind != SandboxPaymentKind.AUTH or payment.status != PaymentStatus.APPROVED:
         raise Refused(Refused.NOT_CAPTURABLE, "Only an approved pre-authorisation can be captured")
     amount = payment.amount_minor if amount_minor is None else amount_minor
     if amount <= 0:
@@ -599,7 +572,10 @@ def payment_capture(*, payment: SandboxPayment, amount_minor: int | None = None)
         raise Refused(Refused.CAPTURE_EXCEEDS, "The amount exceeds the authorised amount")
     with transaction.atomic():
         won = SandboxPayment.objects.filter(
-            pk=payment.pk, kind=PaymentKind.AUTH, status=PaymentStatus.APPROVED, captured=False
+            pk=payment.pk,
+            kind=SandboxPaymentKind.AUTH,
+            status=PaymentStatus.APPROVED,
+            captured=False,
         ).update(captured=True, captured_amount=amount, captured_at=timezone.now())
         if not won:
             raise Refused(
@@ -630,8 +606,8 @@ def payment_refund(
     `refund_capture` / `refund_cancel`; a reserved refund already counts against the payment).
     """
     payment_refresh(payment=payment)
-    settled = payment.kind == PaymentKind.SALE or (
-        payment.kind == PaymentKind.AUTH and payment.captured
+    settled = payment.kind == SandboxPaymentKind.SALE or (
+        payment.kind == SandboxPaymentKind.AUTH and payment.captured
     )
     if payment.status != PaymentStatus.APPROVED or not settled:
         raise Refused(
@@ -646,7 +622,9 @@ def payment_refund(
     with transaction.atomic():
         if not declined:
             charged = (
-                F("amount_minor") if payment.kind == PaymentKind.SALE else F("captured_amount")
+                F("amount_minor")
+                if payment.kind == SandboxPaymentKind.SALE
+                else F("captured_amount")
             )
             grown = SandboxPayment.objects.filter(
                 pk=payment.pk, status=PaymentStatus.APPROVED, refunded_amount__lte=charged - amount
@@ -658,7 +636,7 @@ def payment_refund(
         refund = SandboxPayment.objects.create(
             device_id=payment.device_id,
             original=payment,
-            kind=PaymentKind.REFUND,
+            kind=SandboxPaymentKind.REFUND,
             amount_minor=amount,
             currency=payment.currency,
             order_ref=order_ref or payment.order_ref,
@@ -691,7 +669,7 @@ def refund_capture(*, refund: SandboxPayment) -> SandboxPayment:
     """Captures (pays out) a reserved refund. Refused: ALREADY_CAPTURED, or NOT_CAPTURABLE when it
     is not an approved refund."""
     won = SandboxPayment.objects.filter(
-        pk=refund.pk, kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED, captured=False
+        pk=refund.pk, kind=SandboxPaymentKind.REFUND, status=PaymentStatus.APPROVED, captured=False
     ).update(captured=True, captured_amount=F("amount_minor"), captured_at=timezone.now())
     refund.refresh_from_db()
     if not won:
@@ -706,7 +684,10 @@ def refund_cancel(*, refund: SandboxPayment) -> SandboxPayment:
     (NOT_CANCELABLE) once it is captured or when it is not an approved refund."""
     with transaction.atomic():
         won = SandboxPayment.objects.filter(
-            pk=refund.pk, kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED, captured=False
+            pk=refund.pk,
+            kind=SandboxPaymentKind.REFUND,
+            status=PaymentStatus.APPROVED,
+            captured=False,
         ).update(
             status=PaymentStatus.CANCELED,
             canceled_by=CanceledBy.MERCHANT,
@@ -831,7 +812,7 @@ def session_push(
     that shows it is harmless and returns the same payment.
 
     Refused: SESSION_NOT_PENDING (cancelled, or its payment already ended), SESSION_ELSEWHERE
-    (pending on another device), or payment_start's DEVICE_OFFLINE, BATTERY_LOW, DEVICE_BUSY.
+    (pending on another device), or sandbox_payment_start's DEVICE_OFFLINE, BATTERY_LOW, DEVICE_BUSY.
     The session's id is its payment's provider_ref (unique), so one session has one payment.
     """
     session = SandboxSession.objects.select_related("payment").get(pk=session.pk)
@@ -844,9 +825,9 @@ def session_push(
         if payment.device_id != device.pk:
             raise Refused(Refused.SESSION_ELSEWHERE)
         return payment
-    payment = payment_start(
+    payment = sandbox_payment_start(
         device=device,
-        kind=PaymentKind.SALE if session.capture == "auto" else PaymentKind.AUTH,
+        kind=SandboxPaymentKind.SALE if session.capture == "auto" else SandboxPaymentKind.AUTH,
         amount_minor=session.amount_minor,
         currency=session.currency,
         timeout_s=timeout_s,

@@ -85,13 +85,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
 from sandbox import amounts, faults, services, webhooks
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxPayment,
+    SandboxPaymentKind,
 )
 
 DEFAULT_TIMEOUT_S = 180  # documented default of POST /payrequests
@@ -100,12 +100,12 @@ PAGE_MAX = 1000
 NAME_FILTER = re.compile(r"[^A-Za-z0-9 \-]")
 
 COMMANDS = {
-    "sale": PaymentKind.SALE,
-    "cc:sale": PaymentKind.SALE,
-    "authonly": PaymentKind.AUTH,
-    "cc:authonly": PaymentKind.AUTH,
-    "refund": PaymentKind.REFUND,
-    "cc:refund": PaymentKind.REFUND,
+    "sale": SandboxPaymentKind.SALE,
+    "cc:sale": SandboxPaymentKind.SALE,
+    "authonly": SandboxPaymentKind.AUTH,
+    "cc:authonly": SandboxPaymentKind.AUTH,
+    "refund": SandboxPaymentKind.REFUND,
+    "cc:refund": SandboxPaymentKind.REFUND,
 }
 REFUND_COMMANDS = {"refund", "cc:refund"}
 CAPTURE_COMMANDS = {"cc:capture", "capture"}
@@ -189,7 +189,9 @@ def _authenticate(header: str) -> tuple[SandboxAccount | None, tuple | None]:
         return None, UNKNOWN_KEY
     api_key, _, api_hash = decoded.partition(":")
     account = (
-        SandboxAccount.objects.filter(provider=Provider.USAEPAY, secrets__api_key=api_key).first()
+        SandboxAccount.objects.filter(
+            provider=EmulatorName.USAEPAY, secrets__api_key=api_key
+        ).first()
         if api_key
         else None
     )
@@ -425,7 +427,7 @@ def payrequests(request, account):
     if amount_minor <= 0 or timeout_s <= 0:
         return _error(INVALID_DATA)
     try:
-        payment = services.payment_start(
+        payment = services.sandbox_payment_start(
             device=device,
             kind=COMMANDS[command],
             amount_minor=amount_minor,
@@ -540,7 +542,7 @@ def transactions(request, account):
     if not trankey and not refnum:
         return _error(FIELD_REQUIRED, field="trankey")
     original = _find_transaction(
-        account, trankey, refnum=refnum, kinds=(PaymentKind.SALE, PaymentKind.AUTH)
+        account, trankey, refnum=refnum, kinds=(SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH)
     )
     if original is None:
         return _error(ORIGINAL_NOT_FOUND)
@@ -595,7 +597,7 @@ def webhook_events(payment: SandboxPayment, change: str) -> list:
     request sends nothing."""
     if payment.status not in (PaymentStatus.APPROVED, PaymentStatus.DECLINED):
         return []
-    refund = payment.kind == PaymentKind.REFUND
+    refund = payment.kind == SandboxPaymentKind.REFUND
     if change == webhooks.CAPTURED:
         event_type = "transaction.sale.captured"
     elif change in (webhooks.DECIDED, webhooks.REFUNDED) and refund:

@@ -25,24 +25,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import public
 from sandbox import scenarios, services, webhooks
+from sandbox.emulators import EMULATORS, emulator_for
 from sandbox.forms import DecideForm, DeviceSwitchesForm
 from sandbox.models import (
     CanceledBy,
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxDevice,
     SandboxPayment,
+    SandboxPaymentKind,
 )
 
 PUBLIC = "the sandbox's virtual terminals move no real money"
-# Providers whose tokens the "expire tokens" fault expires, and what the next call then meets.
-TOKEN_PROVIDERS = {
-    Provider.PAYROC: "The next Payroc call with an old bearer token gets a 401.",
-    Provider.MOBILEPAY: "The account's Integra accessToken stops working; api/pos/manage/token "
-    "may then create a new one.",
-    Provider.KLEARLY: "The next Klearly call with an old merchant token gets a 401.",
-}
 RESULT_SCREEN_S = 30  # how long a decided payment stays on the terminal's screen
 RECENT_PAYMENTS = 10
 RECENT_RECEIPTS = 5
@@ -71,20 +64,20 @@ def _screen(device: SandboxDevice, payment: SandboxPayment | None) -> Screen:
         return Screen(
             "offline", "Terminal offline", detail="No connection to the payment network.", note=note
         )
-    mobilepay = device.account.provider == Provider.MOBILEPAY
+    in_app = emulator_for(device.account).pays_in_app
     if payment is None:
         detail = (
             "Busy with a transaction started elsewhere."
             if device.busy
             else "Start a payment from the dashboard; it appears here."
         )
-        if mobilepay and device.customer_checked_in and not device.busy:
+        if in_app and device.customer_checked_in and not device.busy:
             detail = "A customer is checked in at this PoS. " + detail
         return Screen("idle", "Ready", detail=detail)
-    if mobilepay and payment.status in (PaymentStatus.PENDING, PaymentStatus.APPROVED):
+    if in_app and payment.status in (PaymentStatus.PENDING, PaymentStatus.APPROVED):
         return _mobilepay_screen(device, payment, now)
     if payment.status == PaymentStatus.PENDING:
-        refund = payment.kind == PaymentKind.REFUND
+        refund = payment.kind == SandboxPaymentKind.REFUND
         seconds_left = max(int((payment.timeout_at - now).total_seconds()), 0)
         if (
             payment.magic_outcome
@@ -192,12 +185,12 @@ def _mobilepay_screen(device: SandboxDevice, payment: SandboxPayment, now) -> Sc
 
 
 def _on_screen(device: SandboxDevice) -> SandboxPayment | None:
-    """The device's pending request, else (MobilePay) its Reserved payment, else the one decided
-    in the last RESULT_SCREEN_S seconds."""
+    """The device's pending request, else (an in-app emulator: MobilePay) its Reserved payment,
+    else the one decided in the last RESULT_SCREEN_S seconds."""
     active = services.device_active_payment(device=device)
     if active is not None:
         return active
-    if device.account.provider == Provider.MOBILEPAY:
+    if emulator_for(device.account).pays_in_app:
         reserved = SandboxPayment.objects.reserved().filter(device=device).first()
         if reserved is not None:
             return reserved
@@ -224,8 +217,10 @@ def _screen_context(device: SandboxDevice, *, oob: bool = False) -> dict:
             for outcome, label in buttons
             if outcome not in (scenarios.APPROVE, scenarios.DECLINE)
         ]
+    emulator = emulator_for(device.account)
     return {
         "device": device,
+        "emulator": emulator,
         "screen": _screen(device, payment),
         "pending": pending,
         "buttons": buttons,
@@ -233,10 +228,10 @@ def _screen_context(device: SandboxDevice, *, oob: bool = False) -> dict:
             :RECENT_PAYMENTS
         ],
         "receipts": device.receipts.select_related("payment")[:RECENT_RECEIPTS]
-        if device.account.provider == Provider.KOMOJU
+        if emulator.prints_receipts
         else None,
         "deliveries": device.webhook_deliveries.all()[:RECENT_DELIVERIES]
-        if device.account.provider in webhooks.BUILDERS
+        if emulator.webhook_signing is not None
         else None,
         "webhook_url": device.account.settings.get("webhook_url", ""),
         "oob": oob,
@@ -267,27 +262,16 @@ def index(request):
             (account, list(members))
             for account, members in groupby(by_provider, key=lambda device: device.account)
         ]
-        groups.append({"provider": Provider(provider).label, "accounts": accounts})
+        groups.append({"provider": EMULATORS[provider].label, "accounts": accounts})
     root = request.build_absolute_uri("/").rstrip("/")
     endpoints = [
-        ("Payroc", "identity_url", root + reverse("sandbox:payroc_authorize")),
-        ("Payroc", "base_url", root + reverse("sandbox:payroc_devices").removesuffix("/devices")),
         (
-            "USAePay",
-            "base_url",
-            root + reverse("sandbox:usaepay_transactions").removesuffix("/transactions"),
-        ),
-        (
-            "MobilePay (Integra)",
-            "base_url",
-            root + reverse("sandbox:mobilepay_payments").removesuffix("api/pos/payments"),
-        ),
-        ("KOMOJU", "base_url", root + reverse("sandbox:komoju_sessions").removesuffix("/sessions")),
-        (
-            "Klearly",
-            "base_url",
-            root + reverse("sandbox:klearly_payments").removesuffix("/payments"),
-        ),
+            emulator.label,
+            endpoint.setting,
+            root + reverse(endpoint.url_name).removesuffix(endpoint.suffix),
+        )
+        for emulator in EMULATORS.values()
+        for endpoint in emulator.endpoints
     ]
     return render(
         request,
@@ -323,10 +307,8 @@ def terminal(request, pk):
             "webhook_signature": device.webhook_signature,
         }
     )
-    provider = device.account.provider
-    context["provider"] = provider
-    context["has_tokens"] = provider in TOKEN_PROVIDERS
-    context["token_note"] = TOKEN_PROVIDERS.get(provider, "")
+    context["has_tokens"] = bool(context["emulator"].token_note)
+    context["token_note"] = context["emulator"].token_note
     return render(request, "sandbox/terminal.html", context)
 
 

@@ -3,14 +3,8 @@
 When a payment changes (the services call `payment_changed`), the provider's emulator module
 builds its events (`webhook_events(payment, change)` in `sandbox/<provider>.py`), and each one is
 written to the outbox (`SandboxWebhookDelivery`) with its exact body and headers, signed as the
-provider signs:
-
-| provider | signature header | key (account secret) | other headers |
-|---|---|---|---|
-| KOMOJU | `X-Komoju-Signature` | `webhook_secret` | `X-Komoju-ID` (= event id), `X-Komoju-Event` |
-| Klearly | `X-Klearly-Signature` | `webhook_secret` | |
-| USAePay | `X-Signature` | `webhook_signature_key` (else `api_key`) | |
-
+provider signs (each emulator's `webhook_signing` in `sandbox/emulators.py`: the header, the account
+secret that is the key, and KOMOJU's `X-Komoju-ID` (= event id) and `X-Komoju-Event` headers).
 The signature is lowercase hex HMAC-SHA256 of the raw body. The target is the account's
 `settings["webhook_url"]`; without one the delivery is kept (and shown) but never sent.
 
@@ -43,7 +37,8 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from sandbox import conf
-from sandbox.models import Provider, SandboxDevice, SandboxPayment, SandboxWebhookDelivery
+from sandbox.emulators import EMULATORS
+from sandbox.models import SandboxDevice, SandboxPayment, SandboxWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -66,26 +61,6 @@ class Event:
     body: dict
 
 
-@dataclass(frozen=True)
-class Signing:
-    header: str
-    secrets: tuple[str, ...]  # the first the account has is the key
-    event_headers: bool = False  # KOMOJU's X-Komoju-ID and X-Komoju-Event
-
-
-# "module:function" per provider, imported when first needed (the emulators import services).
-BUILDERS: dict[str, str] = {
-    Provider.KOMOJU: "sandbox.komoju:webhook_events",
-    Provider.KLEARLY: "sandbox.klearly:webhook_events",
-    Provider.USAEPAY: "sandbox.usaepay:webhook_events",
-}
-SIGNING: dict[str, Signing] = {
-    Provider.KOMOJU: Signing("X-Komoju-Signature", ("webhook_secret",), event_headers=True),
-    Provider.KLEARLY: Signing("X-Klearly-Signature", ("webhook_secret",)),
-    Provider.USAEPAY: Signing("X-Signature", ("webhook_signature_key", "api_key")),
-}
-
-
 def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -98,11 +73,11 @@ def payment_changed(*, payment: SandboxPayment, change: str) -> list[SandboxWebh
     current transaction commits. Never raises: a webhook problem must not fail a wire answer."""
     try:
         device = SandboxDevice.objects.select_related("account").get(pk=payment.device_id)
-        provider = device.account.provider
-        if provider not in BUILDERS:
+        emulator = EMULATORS[device.account.provider]
+        if emulator.webhook_signing is None:
             return []
-        module_name, function_name = BUILDERS[provider].split(":")
-        build = getattr(importlib.import_module(module_name), function_name)
+        # Imported when first needed: the emulators import the services, which import this.
+        build = importlib.import_module(emulator.module).webhook_events
         events = build(payment, change)
         with transaction.atomic():
             made = [row for event in events for row in _enqueue(device, payment, event)]
@@ -116,7 +91,7 @@ def payment_changed(*, payment: SandboxPayment, change: str) -> list[SandboxWebh
 
 def _enqueue(device: SandboxDevice, payment: SandboxPayment, event: Event):
     account = device.account
-    signing = SIGNING[account.provider]
+    signing = EMULATORS[account.provider].webhook_signing
     raw = json.dumps(event.body, separators=(",", ":"), ensure_ascii=False).encode()
     key = next((account.secrets[name] for name in signing.secrets if account.secrets.get(name)), "")
     mode = device.webhook_signature

@@ -10,8 +10,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from credentials.environments import Provider
 from dashboard.models import Merchant, Store
+from providers.registry import provider_choices
 from terminals.models import Terminal, TerminalStatus
 
 INACTIVE = "inactive"
@@ -42,7 +42,7 @@ class FleetFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     merchant = django_filters.NumberFilter(method="filter_merchant", label="Merchant")
     store = django_filters.ChoiceFilter(method="filter_store", label="Store")
-    provider = django_filters.ChoiceFilter(choices=Provider.CHOICES, label="Provider")
+    provider = django_filters.ChoiceFilter(choices=provider_choices, label="Provider")
     status = django_filters.ChoiceFilter(
         choices=STATUS_CHOICES, method="filter_status", label="Status"
     )

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
 
-from credentials.environments import Provider
 from credentials.models import ProviderAccount
 from dashboard.models import Merchant, Role, Store, membership_of, scoped_to_merchant
+from providers.registry import provider_choices, terminal_ref_label
 
 NAME_MAX_LENGTH = 64
 
@@ -33,16 +33,6 @@ class TerminalStatus(models.TextChoices):
 class StatusSource(models.TextChoices):
     REPORTED = "reported", "reported by the provider"
     PROBED = "probed", "probed by us"
-
-
-# What a provider addresses a terminal by; shown beside `provider_ref`.
-REF_LABELS = {
-    Provider.PAYROC: "Serial number",
-    Provider.USAEPAY: "Device key",
-    Provider.KOMOJU: "Terminal ID",
-    Provider.KLEARLY: "Device ID",
-    Provider.MOBILEPAY: "PoS ID",
-}
 
 
 class TerminalQuerySet(models.QuerySet):
@@ -88,7 +78,8 @@ class Terminal(models.Model):
     store = models.ForeignKey(
         Store, on_delete=models.PROTECT, null=True, blank=True, related_name="terminals"
     )
-    provider = models.CharField(max_length=20, choices=Provider.CHOICES)
+    # The registry's providers, read when needed: a new provider needs no migration.
+    provider = models.CharField(max_length=20, choices=provider_choices)
 
     # The provider's identifiers.
     provider_ref = models.CharField(
@@ -150,7 +141,7 @@ class Terminal(models.Model):
 
     @property
     def ref_label(self) -> str:
-        return REF_LABELS.get(self.provider, "Terminal ID")
+        return terminal_ref_label(self.provider)
 
 
 class EventKind(models.TextChoices):

@@ -17,11 +17,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from credentials.environments import Provider
 from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
 from dashboard.models import Store
-from providers.registry import capabilities_for
+from providers.registry import capabilities_for, provider_choices
 from terminals import services
 from terminals.filters import SORTS, STATUS_CHOICES, FleetFilter
 from terminals.forms import NO_STORE, RenameForm, StoreChoiceForm
@@ -73,7 +72,7 @@ def fleet(request):
         "merchant_options": merchants,
         "store_options": store_options,
         "store_hint": len(merchants) > 1 and not filterset.form.cleaned_data.get("merchant"),
-        "provider_options": Provider.CHOICES,
+        "provider_options": provider_choices(),
         "status_options": STATUS_CHOICES,
         "columns": [
             {
@@ -260,7 +259,7 @@ def sync(request):
         provider = request.POST.get("provider", "")
         if merchant.isdigit():
             accounts = accounts.filter(merchant_id=int(merchant))
-        if provider in dict(Provider.CHOICES):
+        if provider in dict(provider_choices()):
             accounts = accounts.filter(provider=provider)
         runs = services.terminals_sync_request(accounts=list(accounts), user=request.user)
         if not runs:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from credentials.models import AccessToken
 from credentials.services import DatabaseTokenStore
 from credentials.verification import follow_to_final
-from providers.base import BearerTokenProvider, PaymentKind, PaymentState, RefundRequest
+from providers.base import BearerTokenAdapter, PaymentKind, PaymentState, RefundRequest
 from providers.errors import (
     AuthError,
     NotAbortable,
@@ -53,7 +53,7 @@ def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
     token = env.adapter.obtain_token()
     if token is None:
         # USAePay signs each request; KOMOJU and Integra use long-lived secrets: nothing to refresh.
-        assert not isinstance(env.adapter, BearerTokenProvider)
+        assert not isinstance(env.adapter, BearerTokenAdapter)
         assert env.adapter.list_terminals()
         assert AccessToken.objects.filter(account=env.account).count() == 0
         return
@@ -71,7 +71,7 @@ def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
     if env.adapter.obtain_token() is None:
         # No expiring token (and Integra's long-lived token is not refreshed but rotated: see
         # the MobilePay token reset tests).
-        assert not isinstance(env.adapter, BearerTokenProvider)
+        assert not isinstance(env.adapter, BearerTokenAdapter)
         assert [t.ref for t in env.adapter.list_terminals()]
         return
     assert account_expire_tokens(account=env.sandbox_account) >= 1

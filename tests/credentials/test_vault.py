@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from credentials import vault
-from credentials.environments import Environment, Provider
+from credentials.environments import Environment
 from credentials.models import AuditAction, ProviderAccount
 from credentials.services import DatabaseTokenStore, account_create
 from providers.base import Token
@@ -18,7 +18,7 @@ SECRET = "usaepay-key-Zq9Xw3Lm8Rt2Vb6Nc4Pd"
 def account(tenant_a):
     return account_create(
         merchant=tenant_a.merchant,
-        provider=Provider.USAEPAY,
+        provider="usaepay",
         environment=Environment.SANDBOX,
         label="Front counter",
         secrets={"api_key": SECRET, "api_pin": "987654"},

@@ -54,14 +54,14 @@ def test_a_view_with_url_parameters_is_scoped_or_public(route, name, pattern):
 
 def _instances(tenant):
     """Tenant A's object for each scoped model; a new scoped model must be added here."""
-    from credentials.environments import Environment, Provider
+    from credentials.environments import Environment
     from credentials.models import ProviderAccount
     from credentials.services import account_create
     from terminals.models import Terminal
 
     account = ProviderAccount.objects.filter(merchant=tenant.merchant).first() or account_create(
         merchant=tenant.merchant,
-        provider=Provider.USAEPAY,
+        provider="usaepay",
         environment=Environment.SANDBOX,
         label="Main",
         secrets={"api_key": "k" * 32, "api_pin": "1234"},

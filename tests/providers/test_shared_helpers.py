@@ -13,7 +13,7 @@ import pytest
 
 from providers.base import (
     AccountConfig,
-    BearerTokenProvider,
+    BearerTokenAdapter,
     Capabilities,
     MemoryTokenStore,
     Token,
@@ -267,7 +267,7 @@ def test_replacing_keeps_the_provider_code_and_status():
 # -- the bearer-token base ------------------------------------------------------------
 
 
-class AcmeProvider(BearerTokenProvider):
+class AcmeProvider(BearerTokenAdapter):
     """The smallest bearer-token adapter: enough to drive the shared token logic."""
 
     name = "acme"

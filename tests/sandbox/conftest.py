@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sandbox import services
-from sandbox.models import Provider
+from sandbox.emulators import EmulatorName
 
 PAYROC_API_KEY = "sandbox-payroc-key-0001"
 PAYROC_TERMINAL_ID = "1234001"
@@ -52,7 +52,7 @@ def new_key() -> str:
 @pytest.fixture
 def payroc_account():
     return services.sandbox_account_ensure(
-        provider=Provider.PAYROC,
+        provider=EmulatorName.PAYROC,
         label="Payroc demo",
         secrets={"api_key": PAYROC_API_KEY},
         settings={"processing_terminal_id": PAYROC_TERMINAL_ID},
@@ -132,7 +132,7 @@ class USAePayAuth(httpx.Auth):
 @pytest.fixture
 def usaepay_account():
     return services.sandbox_account_ensure(
-        provider=Provider.USAEPAY,
+        provider=EmulatorName.USAEPAY,
         label="USAePay demo",
         secrets={
             "api_key": USAEPAY_API_KEY,
@@ -250,7 +250,7 @@ MOBILEPAY_TERMINAL = "T-101"
 @pytest.fixture
 def mobilepay_account():
     return services.sandbox_account_ensure(
-        provider=Provider.MOBILEPAY,
+        provider=EmulatorName.MOBILEPAY,
         label="MobilePay demo",
         secrets={"bio_code": MOBILEPAY_BIO_CODE, "access_token": MOBILEPAY_TOKEN},
         settings={"store_id": "store-1", "store_name": "Harbour Cinema"},
@@ -309,7 +309,7 @@ KOMOJU_TERMINAL = "tm_0f3c9a2b"
 @pytest.fixture
 def komoju_account():
     return services.sandbox_account_ensure(
-        provider=Provider.KOMOJU,
+        provider=EmulatorName.KOMOJU,
         label="KOMOJU demo",
         secrets={"secret_key": KOMOJU_SECRET_KEY, "webhook_secret": KOMOJU_WEBHOOK_SECRET},
         settings={},
@@ -373,7 +373,7 @@ KLEARLY_SECRETS = {
 @pytest.fixture
 def klearly_account():
     return services.sandbox_account_ensure(
-        provider=Provider.KLEARLY,
+        provider=EmulatorName.KLEARLY,
         label="Klearly demo",
         secrets=KLEARLY_SECRETS,
         settings={"merchant_id": KLEARLY_MERCHANT_ID},

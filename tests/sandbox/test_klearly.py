@@ -7,7 +7,7 @@ import pytest
 from providers import klearly as adapter_module
 from sandbox import klearly as emulator
 from sandbox import services
-from sandbox.models import PaymentKind, SandboxPayment, SandboxToken
+from sandbox.models import SandboxPayment, SandboxPaymentKind, SandboxToken
 from tests.sandbox.conftest import (
     KLEARLY_DEVICE,
     KLEARLY_MERCHANT_ID,
@@ -292,7 +292,7 @@ def test_a_refund_runs_on_the_original_terminal_and_counts_against_the_sale(
         sale["id"],
     )
     assert finished(klearly_client, body["id"])["status"] == "succeeded"
-    assert SandboxPayment.objects.get(kind=PaymentKind.SALE).refunded_amount == 1001
+    assert SandboxPayment.objects.get(kind=SandboxPaymentKind.SALE).refunded_amount == 1001
     too_much = refund(klearly_client, sale, 300)
     assert (
         too_much.status_code == 400 and too_much.json()["error"]["code"] == "refund_exceeds_payment"

@@ -14,8 +14,7 @@ from providers.errors import (
 from providers.klearly import OriginalTerminalOffline
 from providers.recovery import start_exactly_once
 from sandbox import services
-from sandbox.models import PaymentKind as SandboxKind
-from sandbox.models import PaymentStatus, SandboxPayment
+from sandbox.models import PaymentStatus, SandboxPayment, SandboxPaymentKind
 from tests.sandbox.conftest import (
     KLEARLY_DEVICE,
     KLEARLY_MERCHANT_ID,
@@ -102,7 +101,7 @@ def test_a_refund_runs_on_the_original_terminal(klearly, klearly_other_device):
     assert refund.state is PaymentState.PENDING
     final = follow(klearly, refund, kind=PaymentKind.REFUND)
     assert final.state is PaymentState.APPROVED
-    made = SandboxPayment.objects.get(kind=SandboxKind.REFUND)
+    made = SandboxPayment.objects.get(kind=SandboxPaymentKind.REFUND)
     assert made.device.ref == KLEARLY_DEVICE and made.original.provider_ref == result.provider_ref
     assert made.original.refunded_amount == 1001
 
@@ -117,7 +116,7 @@ def test_a_refund_is_refused_while_the_original_terminal_is_offline(
         klearly.refund(refund_request(result.transaction_ref, 500, "EUR"))
 
     assert "Bar 1" in caught.value.message and caught.value.permanent
-    assert SandboxPayment.objects.filter(kind=SandboxKind.REFUND).count() == 0
+    assert SandboxPayment.objects.filter(kind=SandboxPaymentKind.REFUND).count() == 0
 
 
 @pytest.mark.parametrize(

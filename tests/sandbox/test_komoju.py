@@ -11,10 +11,10 @@ import pytest
 
 from sandbox import services
 from sandbox.models import (
-    PaymentKind,
     PaymentStatus,
     SandboxIdempotencyKey,
     SandboxPayment,
+    SandboxPaymentKind,
     SandboxReceipt,
     SandboxSession,
 )
@@ -188,7 +188,7 @@ def test_an_auth_only_session_completes_authorized_and_is_captured(komoju_client
 
     assert captured.status_code == 200 and captured.json()["status"] == "captured"
     assert twice.status_code == 422
-    assert SandboxPayment.objects.get(kind=PaymentKind.AUTH).captured_amount == 4000
+    assert SandboxPayment.objects.get(kind=SandboxPaymentKind.AUTH).captured_amount == 4000
 
 
 @pytest.mark.parametrize(
@@ -373,7 +373,7 @@ def test_a_refund_replayed_with_its_key_refunds_once(komoju_client, komoju_devic
     )
 
     assert first.json() == again.json()
-    assert SandboxPayment.objects.filter(kind=PaymentKind.REFUND).count() == 1
+    assert SandboxPayment.objects.filter(kind=SandboxPaymentKind.REFUND).count() == 1
 
 
 def test_a_magic_02_refund_is_declined(komoju_client, komoju_device):

@@ -9,7 +9,7 @@ import pytest
 from providers import mobilepay as adapter_module
 from sandbox import mobilepay as emulator
 from sandbox import services
-from sandbox.models import PaymentKind, PaymentStatus, SandboxPayment
+from sandbox.models import PaymentStatus, SandboxPayment, SandboxPaymentKind
 from tests.sandbox.conftest import (
     MOBILEPAY_BIO_CODE,
     MOBILEPAY_TERMINAL,
@@ -73,7 +73,7 @@ def test_a_start_answers_the_documented_envelope(integra, mobilepay_device):
     assert str(uuid.UUID(body["paymentId"])) == body["paymentId"]
     payment = SandboxPayment.objects.get()
     assert (payment.kind, payment.amount_minor, payment.currency, payment.order_ref) == (
-        PaymentKind.AUTH,
+        SandboxPaymentKind.AUTH,
         2700,
         "DKK",
         "ORDER-77",
@@ -400,7 +400,7 @@ def test_a_refund_is_created_reserved_then_captured(integra, mobilepay_device):
     assert captured_refund["status"] == "Captured" and captured_refund["success"] is True
     assert listed["refundIds"] == [refund_id]
     assert too_much["success"] is False and "exceeds" in too_much["errors"][0]
-    assert SandboxPayment.objects.get(kind=PaymentKind.AUTH).refunded_amount == 500
+    assert SandboxPayment.objects.get(kind=SandboxPaymentKind.AUTH).refunded_amount == 500
 
 
 def test_a_cancelled_refund_gives_its_amount_back(integra, mobilepay_device):
@@ -415,7 +415,7 @@ def test_a_cancelled_refund_gives_its_amount_back(integra, mobilepay_device):
 
     assert cancelled["status"] == "CancelledByClient"
     assert again["success"] is False
-    assert SandboxPayment.objects.get(kind=PaymentKind.AUTH).refunded_amount == 0
+    assert SandboxPayment.objects.get(kind=SandboxPaymentKind.AUTH).refunded_amount == 0
 
 
 def test_a_payment_that_is_not_captured_cannot_be_refunded(integra, mobilepay_device):

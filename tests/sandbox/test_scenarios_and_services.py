@@ -7,13 +7,13 @@ import pytest
 from django.utils import timezone
 
 from sandbox import amounts, scenarios, services
+from sandbox.emulators import EmulatorName
 from sandbox.models import (
-    PaymentKind,
     PaymentStatus,
-    Provider,
     SandboxAccount,
     SandboxDevice,
     SandboxPayment,
+    SandboxPaymentKind,
 )
 
 README = Path(__file__).resolve().parents[2] / "sandbox" / "README.md"
@@ -58,7 +58,7 @@ def test_text_that_is_not_a_usd_amount_is_refused(text):
 @pytest.fixture
 def device(db):
     account = services.sandbox_account_ensure(
-        provider=Provider.USAEPAY,
+        provider=EmulatorName.USAEPAY,
         label="Main",
         secrets={"api_key": "k", "api_pin": "1"},
         settings={},
@@ -69,9 +69,9 @@ def device(db):
 
 
 def start(device, amount_minor=1000, timeout_s=180):
-    return services.payment_start(
+    return services.sandbox_payment_start(
         device=device,
-        kind=PaymentKind.SALE,
+        kind=SandboxPaymentKind.SALE,
         amount_minor=amount_minor,
         currency="USD",
         timeout_s=timeout_s,
@@ -81,7 +81,7 @@ def start(device, amount_minor=1000, timeout_s=180):
 def test_ensuring_an_account_and_device_twice_makes_one_of_each(device):
     services.device_set_switches(device=device, online=False)
     account = services.sandbox_account_ensure(
-        provider=Provider.USAEPAY,
+        provider=EmulatorName.USAEPAY,
         label="Main",
         secrets={"api_key": "k2", "api_pin": "1"},
         settings={},
@@ -149,9 +149,9 @@ def test_the_database_allows_one_pending_request_per_device(device):
 def test_a_magic_outcome_waits_for_the_device_to_be_online(device, settings):
     settings.SANDBOX_MAGIC_DELAY_S = 0
     services.device_set_switches(device=device, online=False)
-    payment = services.payment_start(
+    payment = services.sandbox_payment_start(
         device=device,
-        kind=PaymentKind.SALE,
+        kind=SandboxPaymentKind.SALE,
         amount_minor=1001,
         currency="USD",
         timeout_s=180,
@@ -173,4 +173,4 @@ def test_refunds_never_exceed_the_sale(device):
 
     assert refused.value.reason == services.Refused.REFUND_EXCEEDS
     assert SandboxPayment.objects.get(pk=payment.pk).refunded_amount == 700
-    assert SandboxPayment.objects.filter(kind=PaymentKind.REFUND).count() == 1
+    assert SandboxPayment.objects.filter(kind=SandboxPaymentKind.REFUND).count() == 1

@@ -4,15 +4,15 @@ import pytest
 from django.urls import reverse
 
 from sandbox import services
-from sandbox.models import PaymentKind, PaymentStatus, SandboxDevice, SandboxPayment
+from sandbox.models import PaymentStatus, SandboxDevice, SandboxPayment, SandboxPaymentKind
 
 pytestmark = pytest.mark.django_db
 
 
 def pending_sale(device, amount_minor=4999, currency="USD"):
-    return services.payment_start(
+    return services.sandbox_payment_start(
         device=device,
-        kind=PaymentKind.SALE,
+        kind=SandboxPaymentKind.SALE,
         amount_minor=amount_minor,
         currency=currency,
         timeout_s=180,

@@ -5,15 +5,15 @@ import pytest
 from django.urls import reverse
 
 from sandbox import komoju, services
-from sandbox.models import PaymentKind, SandboxDevice
+from sandbox.models import SandboxDevice, SandboxPaymentKind
 
 pytestmark = pytest.mark.django_db
 
 
 def mobilepay_payment(device, amount_minor=2700, **extra):
-    return services.payment_start(
+    return services.sandbox_payment_start(
         device=device,
-        kind=PaymentKind.AUTH,
+        kind=SandboxPaymentKind.AUTH,
         amount_minor=amount_minor,
         currency="DKK",
         timeout_s=120,
@@ -89,9 +89,9 @@ def test_the_index_lists_the_mobilepay_base_url(client, mobilepay_device):
 
 
 def test_komoju_receipts_are_shown_on_the_terminal_page(client, komoju_device):
-    payment = services.payment_start(
+    payment = services.sandbox_payment_start(
         device=komoju_device,
-        kind=PaymentKind.SALE,
+        kind=SandboxPaymentKind.SALE,
         amount_minor=1000,
         currency="JPY",
         timeout_s=120,

@@ -8,11 +8,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from providers.base import PaymentKind as AdapterKind
+from providers.base import PaymentKind
 from providers.errors import InvalidSignature
 from providers.recovery import start_exactly_once
 from sandbox import services, webhooks
-from sandbox.models import PaymentKind, SandboxDevice, SandboxWebhookDelivery
+from sandbox.models import SandboxDevice, SandboxPaymentKind, SandboxWebhookDelivery
 from tests.sandbox.conftest import (
     KLEARLY_SECRETS,
     KOMOJU_SECRET_KEY,
@@ -46,7 +46,7 @@ def verifier(provider: str):
     return adapter_for(provider, "http://127.0.0.1:9/", secrets=VERIFY_SECRETS[provider])
 
 
-def decide(device, outcome="approve", amount_minor=1000, kind=PaymentKind.SALE):
+def decide(device, outcome="approve", amount_minor=1000, kind=SandboxPaymentKind.SALE):
     """A payment started on the device and decided: what a terminal does, without the wire."""
     provider = device.account.provider
     if provider == "komoju":
@@ -54,12 +54,12 @@ def decide(device, outcome="approve", amount_minor=1000, kind=PaymentKind.SALE):
             account=device.account,
             amount_minor=amount_minor,
             currency="JPY",
-            capture="auto" if kind == PaymentKind.SALE else "manual",
+            capture="auto" if kind == SandboxPaymentKind.SALE else "manual",
             external_order_num="ORDER-W",
         )
         payment = services.session_push(session=session, device=device, timeout_s=120)
     else:
-        payment = services.payment_start(
+        payment = services.sandbox_payment_start(
             device=device,
             kind=kind,
             amount_minor=amount_minor,
@@ -250,7 +250,7 @@ def test_a_slow_receiver_never_slows_a_wire_answer(komoju, komoju_device, webhoo
     started = start_exactly_once(komoju, start_request(KOMOJU_TERMINAL, 1000, "JPY"))
 
     began = time.monotonic()
-    komoju.abort_payment(started.provider_ref, kind=AdapterKind.SALE)
+    komoju.abort_payment(started.provider_ref, kind=PaymentKind.SALE)
     took = time.monotonic() - began
 
     assert took < 1.5
@@ -268,12 +268,12 @@ def test_a_sale_through_the_adapter_is_announced_to_the_dashboard(
 
     event = komoju.verify_webhook(delivery["headers"], delivery["body"])
     assert event.payment_ref == result.provider_ref
-    assert komoju.get_payment(event.payment_ref, kind=AdapterKind.SALE).state == result.state
+    assert komoju.get_payment(event.payment_ref, kind=PaymentKind.SALE).state == result.state
 
 
 def test_capture_and_refund_are_announced(usaepay, usaepay_device, webhook_receiver):
     point_webhooks_at(usaepay_device.account, webhook_receiver.url)
-    auth = decide(usaepay_device, kind=PaymentKind.AUTH, amount_minor=2000)
+    auth = decide(usaepay_device, kind=SandboxPaymentKind.AUTH, amount_minor=2000)
     services.payment_capture(payment=auth)
     services.payment_refund(payment=auth, amount_minor=500)
 
@@ -335,8 +335,12 @@ def test_a_mobilepay_or_payroc_change_sends_nothing(
 ):
     for device in (mobilepay_device, payroc_device):
         point_webhooks_at(device.account, webhook_receiver.url)
-        payment = services.payment_start(
-            device=device, kind=PaymentKind.AUTH, amount_minor=1000, currency="DKK", timeout_s=60
+        payment = services.sandbox_payment_start(
+            device=device,
+            kind=SandboxPaymentKind.AUTH,
+            amount_minor=1000,
+            currency="DKK",
+            timeout_s=60,
         )
         services.payment_decide(payment=payment, outcome="approve")
 
@@ -356,7 +360,7 @@ def test_a_delivery_left_behind_goes_out_on_the_next_wire_call(
     time.sleep(0.3)
     assert webhook_receiver.received == []
 
-    klearly.get_payment(started.provider_ref, kind=AdapterKind.SALE)
+    klearly.get_payment(started.provider_ref, kind=PaymentKind.SALE)
 
     (delivery,) = webhook_receiver.wait_for(1)
     assert json.loads(delivery["body"])["type"] == "payment.succeeded"
