@@ -1,11 +1,8 @@
 """The sandbox: the virtual terminal pages and the provider emulators' wire APIs.
 
-Adapters reach the emulators at (below settings.SANDBOX_BASE_URL):
-  Payroc     identity_url /sandbox/payroc/identity/authorize   base_url /sandbox/payroc/v1
-  USAePay    base_url /sandbox/usaepay/api/v2
-  MobilePay  base_url /sandbox/mobilepay/   (Integra's paths api/pos/… below it)
-  KOMOJU     base_url /sandbox/komoju/api/v1
-  Klearly    base_url /sandbox/klearly/v1
+Each emulator's patterns sit below `/sandbox/<name>/`; the paths an adapter is configured with are
+its `sandbox_endpoints` (`providers/<name>.py`), listed on the index page `/sandbox/` from
+`sandbox/emulators.py`.
 """
 
 from django.urls import path

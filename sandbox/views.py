@@ -262,7 +262,9 @@ def index(request):
             (account, list(members))
             for account, members in groupby(by_provider, key=lambda device: device.account)
         ]
-        groups.append({"provider": EMULATORS[provider].label, "accounts": accounts})
+        groups.append(
+            {"name": provider, "provider": EMULATORS[provider].label, "accounts": accounts}
+        )
     root = request.build_absolute_uri("/").rstrip("/")
     endpoints = [
         (

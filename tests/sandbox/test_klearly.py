@@ -4,8 +4,8 @@ token, connected devices, payments, refunds on the original terminal, abort refu
 import httpx
 import pytest
 
-from providers import klearly as adapter_module
-from sandbox import klearly as emulator
+import providers.klearly
+import sandbox.klearly
 from sandbox import services
 from sandbox.models import SandboxPayment, SandboxPaymentKind, SandboxToken
 from tests.sandbox.conftest import (
@@ -60,8 +60,8 @@ def refund(client, sale: dict, amount: int, **extra) -> httpx.Response:
 
 
 def test_the_emulator_speaks_the_adapters_assumed_wire_format():
-    assert emulator.WIRE == adapter_module.WIRE
-    assert set(emulator.STATUS_WORDS) == set(adapter_module.STATUS_WORDS)
+    assert sandbox.klearly.WIRE == providers.klearly.WIRE
+    assert set(sandbox.klearly.STATUS_WORDS) == set(providers.klearly.STATUS_WORDS)
 
 
 # -- the merchant token ---------------------------------------------------------------------------

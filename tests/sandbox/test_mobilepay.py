@@ -6,8 +6,8 @@ import uuid
 import httpx
 import pytest
 
-from providers import mobilepay as adapter_module
-from sandbox import mobilepay as emulator
+import providers.mobilepay
+import sandbox.mobilepay
 from sandbox import services
 from sandbox.models import PaymentStatus, SandboxPayment, SandboxPaymentKind
 from tests.sandbox.conftest import (
@@ -56,8 +56,8 @@ def captured(client, amount="27.01", order_id="ORDER-77") -> str:
 
 
 def test_the_assumed_names_and_status_words_are_the_adapters():
-    assert emulator.ASSUMED == adapter_module.ASSUMED
-    assert list(emulator.STATES) == list(adapter_module.STATUS_WORDS)
+    assert sandbox.mobilepay.ASSUMED == providers.mobilepay.ASSUMED
+    assert list(sandbox.mobilepay.STATES) == list(providers.mobilepay.STATUS_WORDS)
 
 
 # -- auth and the envelope ------------------------------------------------------------------------
@@ -546,5 +546,5 @@ def test_a_lost_start_answer_leaves_the_payment_listed_by_its_order(integra, mob
     listed = integra.get(
         "api/pos/payments", params={"orderId": "ORDER-LOST", "terminalId": MOBILEPAY_TERMINAL}
     ).json()
-    assert listed["paymentIds"] == [emulator.wire_id(SandboxPayment.objects.get())]
+    assert listed["paymentIds"] == [sandbox.mobilepay.wire_id(SandboxPayment.objects.get())]
     assert SandboxPayment.objects.get().status == PaymentStatus.PENDING
