@@ -208,6 +208,7 @@ class MobilepayProvider(Provider):
         poll_interval_s=2.0,
         default_timeout_s=180,
         requests_per_minute=None,
+        authorized_occupies_terminal=True,  # a Reserved payment keeps the PoS occupied
     )
 
     # -- credentials -------------------------------------------------------
