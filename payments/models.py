@@ -265,6 +265,12 @@ class Payment(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="payment_open_lease",
             ),
+            # The desk's flags: a merchant's payments that need someone to settle them by hand.
+            models.Index(
+                fields=["merchant"],
+                condition=Q(needs_attention=True),
+                name="payment_needs_attention",
+            ),
             # The reconciler: unknown payments, oldest first.
             models.Index(
                 fields=["created_at"],
@@ -303,7 +309,9 @@ class PaymentEvent(models.Model):
     transition that won) or an action or note without a change (`to_status` empty, e.g. "abort
     requested"). `payload` is redacted before it is stored (`payments.redaction.redact`)."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, db_index=False, related_name="events"
+    )  # indexed by payment_event_timeline
     from_status = models.CharField(max_length=12, choices=PaymentStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=PaymentStatus.choices, blank=True)
     action = models.CharField(
@@ -355,7 +363,9 @@ class ReceivedWebhook(models.Model):
     by `processed_at`) makes the tracker re-read the payment from the provider.
     """
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="webhooks")
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, db_index=False, related_name="webhooks"
+    )  # indexed by webhook_account_recent
     provider = models.CharField(max_length=20, choices=Provider.CHOICES)
     event_id = models.CharField(
         max_length=200, blank=True, help_text="The provider's event id (from the body where it is)"
