@@ -128,6 +128,10 @@ class Capabilities:
     poll_interval_s: float  # pause between status calls
     default_timeout_s: int  # how long the terminal waits for the customer
     requests_per_minute: int | None  # rate budget of one credential; None = not documented
+    # An authorised payment still blocks the terminal until it is captured or cancelled (Integra:
+    # a Reserved payment keeps the PoS occupied, and the PoS refuses a new start meanwhile).
+    # Created, pending and unknown payments always occupy their terminal.
+    authorized_occupies_terminal: bool = False
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,7 @@ class MobilepayProvider(ProviderAdapter):
         poll_interval_s=2.0,
         default_timeout_s=180,
         requests_per_minute=None,
+        authorized_occupies_terminal=True,  # a Reserved payment keeps the PoS occupied
     )
 
     # -- credentials -------------------------------------------------------
