@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.db import IntegrityError, transaction
 
+import providers.base
 from payments.models import (
     FINAL_STATUSES,
     Payment,
@@ -16,7 +17,6 @@ from payments.models import (
     SignatureVerdict,
 )
 from providers.base import FINAL_STATES, PaymentState
-from providers.base import PaymentKind as ProviderPaymentKind
 from tests.factories import PaymentFactory, make_account, make_payment_terminal
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _refused(**fields) -> bool:
 def test_status_and_kind_words_are_the_providers_words():
     assert set(PaymentStatus.values) == {state.value for state in PaymentState}
     assert set(FINAL_STATUSES) == {state.value for state in FINAL_STATES}
-    assert set(PaymentKind.values) == {kind.value for kind in ProviderPaymentKind}
+    assert set(PaymentKind.values) == {kind.value for kind in providers.base.PaymentKind}
 
 
 @pytest.mark.parametrize("status", ["created", "pending", "unknown"])
