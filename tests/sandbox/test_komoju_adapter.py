@@ -190,7 +190,7 @@ def test_a_lost_push_answer_is_recovered_with_exactly_one_charge(komoju, komoju_
     services.device_set_switches(device=komoju_device, lose_next_response=True)
     req = sale(1000)
 
-    result = start_exactly_once(komoju, req, backoff_s=0.05)
+    result = start_exactly_once(komoju, req)
 
     assert result.state is PaymentState.PENDING
     assert SandboxSession.objects.count() == 1 and SandboxPayment.objects.count() == 1
