@@ -85,9 +85,12 @@ else:
     DATABASES = {"default": embedded.ensure_postgres()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Tests use their own database number of the embedded Redis, so a running demo's workers never answer them.
+# Tests use their own database numbers of the embedded Redis (one per pytest-xdist process: each
+# broker queue is then the test process's own), so a running demo's workers never answer them and
+# tests running in parallel never take each other's tasks.
+_TEST_REDIS_DB = 1 + int(env("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0) % 15
 REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis(
-    db=1 if "pytest" in sys.modules else 0
+    db=_TEST_REDIS_DB if "pytest" in sys.modules else 0
 )
 
 AUTH_USER_MODEL = "dashboard.User"
@@ -152,6 +155,15 @@ CACHES = {
 
 # Celery: Redis is the broker; trackers go to the `tracking` queue (waiting calls, thread pool).
 CELERY_BROKER_URL = REDIS_URL
+# Two queues: `celery` (the default: terminal syncs, token refreshes, everything short) and
+# `tracking` (payment trackers, which wait on providers). A worker for both: `-Q celery,tracking`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "tracking": {}}
+CELERY_TASK_ROUTES = {
+    "payments.tasks.track_*": {"queue": "tracking"},
+    "terminals.tasks.*": {"queue": "celery"},
+    "credentials.tasks.*": {"queue": "celery"},
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

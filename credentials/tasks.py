@@ -1,3 +1,5 @@
+"""Thin Celery tasks: each calls one service (credentials/services.py), in one line."""
+
 from celery import shared_task
 
 from credentials import services

@@ -26,10 +26,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
 
-from credentials.environments import Provider
 from credentials.models import ProviderAccount
 from dashboard.models import Merchant, Role, Store, membership_of, scoped_to_merchant
 from providers.base import MAX_REFERENCE_LENGTH
+from providers.registry import provider_choices
 from terminals.models import Terminal
 
 
@@ -139,7 +139,7 @@ class Payment(models.Model):
         related_name="payments",
     )
     account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="payments")
-    provider = models.CharField(max_length=20, choices=Provider.CHOICES)
+    provider = models.CharField(max_length=20, choices=provider_choices)
     # The provider's `Capabilities.authorized_occupies_terminal` when the payment was created.
     authorized_occupies_terminal = models.BooleanField(default=False)
 
@@ -366,7 +366,7 @@ class ReceivedWebhook(models.Model):
     account = models.ForeignKey(
         ProviderAccount, on_delete=models.CASCADE, db_index=False, related_name="webhooks"
     )  # indexed by webhook_account_recent
-    provider = models.CharField(max_length=20, choices=Provider.CHOICES)
+    provider = models.CharField(max_length=20, choices=provider_choices)
     event_id = models.CharField(
         max_length=200, blank=True, help_text="The provider's event id (from the body where it is)"
     )

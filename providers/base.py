@@ -430,9 +430,12 @@ class ProviderAdapter(ABC):
 
         The result is normally ``pending`` with ``provider_ref`` set. A refusal where
         nothing ran on the terminal raises a permanent ProviderError (TerminalOffline,
-        TerminalBusy, BatteryLow, InvalidRequest, NotFound…). If the answer was lost
-        after sending, raises OutcomeUnknown: the caller must then use
-        ``find_started_payment`` and never start again blindly.
+        TerminalBusy, BatteryLow, InvalidRequest, NotFound…). If the exchange broke
+        after sending (read timeout, reset, a gateway 5xx), raises OutcomeUnknown: the
+        start may have run or may still land later, so the caller must go through
+        ``providers.recovery`` (look it up by our order id, never start again blindly).
+        Only an error with ``sent`` False (it never reached the provider) or an explicit
+        refusal (429, 503) proves nothing ran.
 
         Safe to call again with the same request when the provider has an
         idempotency key (``capabilities.has_idempotency_key``): the provider replays
@@ -443,9 +446,10 @@ class ProviderAdapter(ABC):
     def find_started_payment(self, req: StartRequest) -> PaymentResult | None:
         """After a lost start answer: the provider's record of that start.
 
-        Returns the payment if the provider has it, None only if the provider
-        provably never started it, and raises OutcomeUnknown whenever it cannot tell
-        (never any other error).
+        Returns the payment if the provider has it, None when the provider does not
+        list it now, and raises OutcomeUnknown whenever it cannot tell (never any
+        other error). None is not proof that it never started: a start still in
+        flight may appear later (``providers.recovery.look_for_start`` keeps looking).
         """
 
     @abstractmethod
@@ -466,7 +470,9 @@ class ProviderAdapter(ABC):
         Returns once the provider accepted the abort (follow with ``get_payment`` to
         see ``canceled``). Raises NotAbortable when the provider refuses because the
         payment already finished: the caller must then read its final state and
-        refund if it was approved.
+        refund if it was approved. Raises OutcomeUnknown when the exchange broke after
+        sending (the abort may or may not have reached the terminal): read the state
+        with ``get_payment`` before telling the merchant anything.
         """
 
     def capture(
@@ -480,7 +486,9 @@ class ProviderAdapter(ABC):
         """Capture an authorised payment (all of it when ``amount_minor`` is None).
 
         Returns ``approved`` when captured. Raises UnsupportedOperation when
-        ``capabilities.needs_capture`` is False; OutcomeUnknown if the answer was lost.
+        ``capabilities.needs_capture`` is False; OutcomeUnknown when the exchange broke
+        after sending (it may have been captured): read the payment before capturing
+        again, or repeat with the same ``idempotency_key`` where the provider has one.
         """
         raise UnsupportedOperation(f"{self.name} has no auth-only payments to capture.")
 
@@ -490,7 +498,9 @@ class ProviderAdapter(ABC):
 
         Returns the refund's final state (approved or declined). Raises
         UnsupportedOperation when ``capabilities.refund_mode == "device"``;
-        OutcomeUnknown if the answer was lost.
+        OutcomeUnknown when the exchange broke after sending (the money may have moved):
+        never refund again until the provider shows whether this one went through,
+        unless the provider has an idempotency key and the same key is sent.
         """
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:

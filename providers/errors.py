@@ -9,6 +9,13 @@ tell the user (a person may have to act first: charge the terminal, fix the
 credentials). Transient: the same call may succeed later, so a task may retry
 it (with the same idempotency key).
 
+``sent``: whether the request may have reached the provider. It is False only when
+the failure provably came before anything was sent (connection refused, name lookup
+or TLS handshake failed, connect or pool timeout): such a request may be sent again
+even to a provider without an idempotency key. After a read or write timeout, a
+reset or a half-read answer the request may be in flight, so ``sent`` stays True
+and a money-moving call raises ``OutcomeUnknown`` (see ``providers.recovery``).
+
 ``message`` is safe to show to a merchant and to log. It never contains secrets,
 tokens or auth headers: adapters build it from the provider's error text after
 scrubbing the account's secrets out of it.
@@ -16,6 +23,7 @@ scrubbing the account's secrets out of it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Self
 
 
@@ -33,10 +41,12 @@ class ProviderError(Exception):
         provider_code: str | int | None = None,
         http_status: int | None = None,
         permanent: bool | None = None,
+        sent: bool = True,
     ) -> None:
         self.message = message or self.default_message
         self.provider_code = provider_code
         self.http_status = http_status
+        self.sent = sent
         if permanent is not None:
             self.permanent = permanent
         super().__init__(self.message)
@@ -48,13 +58,18 @@ class ProviderError(Exception):
         For an adapter that knows better what a refusal means (an InvalidRequest to an
         abort is NotAbortable); raise it ``from cause``.
         """
-        return cls(message, provider_code=cause.provider_code, http_status=cause.http_status)
+        return cls(
+            message,
+            provider_code=cause.provider_code,
+            http_status=cause.http_status,
+            sent=cause.sent,
+        )
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
             f"provider_code={self.provider_code!r}, http_status={self.http_status!r}, "
-            f"permanent={self.permanent!r})"
+            f"permanent={self.permanent!r}, sent={self.sent!r})"
         )
 
 
@@ -155,8 +170,9 @@ class RateLimited(ProviderError):
 class ProviderUnavailable(ProviderError):
     """The provider could not be reached or failed, and the request provably did nothing.
 
-    Connect errors and timeouts before the request was sent, 5xx answers to calls
-    that move no money, and read failures on calls that move no money.
+    Connect errors and timeouts before the request was sent (``sent`` False), a 503
+    answer (the provider refused to take the request), other 5xx answers to calls that
+    move no money, and read failures on calls that move no money.
     """
 
     code = "provider_unavailable"
@@ -176,9 +192,10 @@ class OutcomeUnknown(ProviderError):
     """A money-moving request may or may not have been processed.
 
     Raised when the request was (or may have been) sent but its answer was lost:
-    read timeout, dropped connection, or a gateway failure (5xx) after sending.
-    The payment must go to ``unknown`` and be reconciled, never be started again
-    blindly.
+    read or write timeout, dropped connection, a half-read answer, or a gateway
+    failure (5xx other than 503) after sending. The request may still be in flight
+    and land later. The payment must go to ``unknown`` and be reconciled, never be
+    started again blindly.
     """
 
     code = "outcome_unknown"
@@ -186,3 +203,33 @@ class OutcomeUnknown(ProviderError):
     default_message = (
         "We could not tell whether the provider processed the request; checking before any retry."
     )
+
+
+class StartInFlight(OutcomeUnknown):
+    """A payment start whose answer was lost and which may still land at the provider.
+
+    Raised by ``providers.recovery`` instead of sending the start again: the caller
+    looks it up by our order id (``recovery.look_for_start``) after ``retry_after``
+    seconds, and keeps looking until ``look_until`` (when the provider would have
+    shown it: its processing time, then its own request timeout). If it never
+    appears, the payment stays ``unknown`` for the reconciler; it is never started a
+    second time. Nothing here sleeps: pausing is the caller's job.
+    """
+
+    code = "start_in_flight"
+    default_message = (
+        "The payment may still be on its way to the terminal; we keep looking it up and "
+        "never start it twice."
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float,
+        look_until: datetime,
+        **kwargs,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.look_until = look_until

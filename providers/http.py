@@ -151,10 +151,13 @@ def make_client(
 def transport_errors(request_label: str, *, moves_money: bool) -> Iterator[None]:
     """Translate httpx transport exceptions raised inside the block.
 
-    * never connected (connect error/timeout, pool timeout): ``ProviderUnavailable``;
-    * connected, then the exchange broke (read/write timeout, reset, the server
-      hung up): ``OutcomeUnknown`` if the call moves money, because the provider
-      may have processed it; otherwise ``ProviderUnavailable``.
+    * never sent (connect error or timeout, DNS or TLS failure, pool timeout):
+      ``ProviderUnavailable`` with ``sent=False``: the request provably never
+      reached the provider, so sending it again cannot make a second charge;
+    * sent, then the exchange broke (read/write timeout, reset, the server hung up
+      mid-answer): ``OutcomeUnknown`` if the call moves money (starts, aborts,
+      captures, refunds), because the provider may have processed it or may still
+      be processing it; otherwise ``ProviderUnavailable``. Both keep ``sent=True``.
 
     ``request_label`` (e.g. "POST /payrequests") names the call in the message;
     it must not contain secrets.
@@ -164,7 +167,7 @@ def transport_errors(request_label: str, *, moves_money: bool) -> Iterator[None]
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         logger.warning("%s: could not connect (%s)", request_label, type(exc).__name__)
         raise ProviderUnavailable(
-            "The payment provider is not reachable right now; nothing was sent."
+            "The payment provider is not reachable right now; nothing was sent.", sent=False
         ) from exc
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         logger.warning("%s: exchange broke (%s)", request_label, type(exc).__name__)

@@ -308,7 +308,7 @@ class KlearlyProvider(BearerTokenAdapter):
         through (refund it) or is on another terminal (cancel it on that device)."""
         path = WIRE["abort.path"].format(id=quote(provider_ref, safe=""))
         try:
-            self._send("POST", path)
+            self._send("POST", path, moves_money=True)  # a lost answer: it may have aborted
         except InvalidRequest as exc:  # a refusal without one of our codes
             raise NotAbortable.replacing(
                 exc,

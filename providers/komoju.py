@@ -233,7 +233,13 @@ class KomojuProvider(ProviderAdapter):
         return self._session_result(session, kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
-        """Cancel a pushed session on its terminal, or void an authorised, uncaptured payment."""
+        """Cancel a pushed session on its terminal, or void an authorised, uncaptured payment.
+
+        A pending session that is not on the terminal (it was never pushed: its push was
+        refused, or lost before it reached KOMOJU) is cancelled at KOMOJU instead, so it can
+        never be paid; nothing ran on the terminal, and the abort has done its job. A lost
+        answer to any cancel is OutcomeUnknown.
+        """
         session = self._get_session(provider_ref)
         status = session.get("status")
         if status == "cancelled":
@@ -242,30 +248,52 @@ class KomojuProvider(ProviderAdapter):
         if status == "completed" and payment and payment.get("status") == "authorized":
             # Auth-only, not captured: KOMOJU cancels pending or authorized payments.
             try:
-                self._send("POST", f"payments/{quote(str(payment.get('id')), safe='')}/cancel")
+                self._send(
+                    "POST",
+                    f"payments/{quote(str(payment.get('id')), safe='')}/cancel",
+                    moves_money=True,
+                )
             except InvalidRequest as exc:
                 raise NotAbortable.replacing(
                     exc, f"KOMOJU would not cancel the authorisation ({exc.message})."
                 ) from exc
             return
         if status != "pending":
-            raise NotAbortable(
-                "KOMOJU cannot cancel this payment: the customer already completed it on the "
-                "terminal. Check its result and refund it if it was approved."
-            )
+            raise _already_completed()
         terminal_id = _metadata(session).get("terminal_id")
-        if terminal_id:
-            path = _terminal_session_path(str(terminal_id), provider_ref, "cancel")
-        else:  # a session we did not start: the generic session cancel still stops payment
-            path = f"sessions/{quote(provider_ref, safe='')}/cancel"
+        if not terminal_id:  # a session we did not start: the generic session cancel stops it
+            self._cancel_unpushed(provider_ref)
+            return
+        path = _terminal_session_path(str(terminal_id), provider_ref, "cancel")
         try:
-            response = self._send("POST", path)
-            if terminal_id:
-                _expect_success(response, "cancel")
+            _expect_success(self._send("POST", path, moves_money=True), "cancel")
+            return
+        except InvalidRequest as exc:
+            refusal = exc
+        # The terminal would not cancel it: the session itself says why.
+        session = self._get_session(provider_ref)
+        status = session.get("status")
+        if status == "cancelled":
+            return
+        if status != "pending" or session.get("expired") is True:
+            raise _already_completed() from refusal
+        # Still pending and payable, yet not on the terminal: it was never pushed there.
+        logger.info(
+            "KOMOJU session %s was never pushed to terminal %s; cancelling it at KOMOJU",
+            provider_ref,
+            terminal_id,
+        )
+        self._cancel_unpushed(provider_ref)
+
+    def _cancel_unpushed(self, session_id: str) -> None:
+        """Cancel a session that is not on any terminal, so that it can never be paid."""
+        try:
+            self._send("POST", f"sessions/{quote(session_id, safe='')}/cancel", moves_money=True)
         except InvalidRequest as exc:
             raise NotAbortable.replacing(
                 exc,
-                f"KOMOJU would not cancel the session; it has probably finished ({exc.message}).",
+                "The payment was never pushed to the terminal, and KOMOJU would not cancel it "
+                f"({exc.message}). Check its result at KOMOJU before charging again.",
             ) from exc
 
     def print_receipt(self, provider_ref: str, terminal_ref: str) -> None:
@@ -629,6 +657,13 @@ def _terminal_info(terminal: dict[str, Any], ref: str) -> TerminalInfo:
         online=enabled if isinstance(enabled, bool) else None,
         status_text=("enabled" if enabled else "disabled") if isinstance(enabled, bool) else "",
         raw=terminal,
+    )
+
+
+def _already_completed() -> NotAbortable:
+    return NotAbortable(
+        "KOMOJU cannot cancel this payment: the customer already completed it on the "
+        "terminal. Check its result and refund it if it was approved."
     )
 
 

@@ -387,7 +387,8 @@ class MobilepayProvider(ProviderAdapter):
             self.refund_cancel(provider_ref)
             return
         try:
-            self._call(PATHS["cancel"], {"paymentId": provider_ref})
+            # A lost answer is OutcomeUnknown: the cancel may have gone through.
+            self._call(PATHS["cancel"], {"paymentId": provider_ref}, moves_money=True)
         except InvalidRequest as exc:
             raise NotAbortable.replacing(
                 exc,
@@ -523,7 +524,7 @@ class MobilepayProvider(ProviderAdapter):
     def refund_cancel(self, refund_id: str) -> None:
         """Cancel a refund that is not captured."""
         try:
-            self._call(PATHS["refund_cancel"], {"refundId": refund_id})
+            self._call(PATHS["refund_cancel"], {"refundId": refund_id}, moves_money=True)
         except InvalidRequest as exc:
             raise NotAbortable.replacing(
                 exc,

@@ -245,7 +245,8 @@ class PayrocProvider(BearerTokenAdapter):
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
         collection, _ = _INSTRUCTIONS[PaymentKind(kind)]
-        self._send("DELETE", f"{collection}/{quote(provider_ref, safe='')}")
+        # A lost answer to the abort is OutcomeUnknown: it may have stopped the payment.
+        self._send("DELETE", f"{collection}/{quote(provider_ref, safe='')}", moves_money=True)
 
     def capture(
         self,

@@ -319,7 +319,9 @@ class UsaepayProvider(ProviderAdapter):
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
         try:
             response = self._send(
-                "DELETE", f"paymentengine/payrequests/{quote(provider_ref, safe='')}"
+                "DELETE",
+                f"paymentengine/payrequests/{quote(provider_ref, safe='')}",
+                moves_money=True,  # a lost answer: the abort may have stopped the payment
             )
         except InvalidRequest as exc:
             raise NotAbortable.replacing(

@@ -313,13 +313,15 @@ def terminals_apply_list(
     return result
 
 
-def _enqueue(run: SyncRun) -> None:
-    from terminals import tasks
+def _sync_schedule(run: SyncRun) -> None:
+    """Schedule the run's task for its ``not_before``, once the current transaction commits.
 
-    delay = max(0.0, (run.not_before - timezone.now()).total_seconds())
-    transaction.on_commit(
-        lambda: tasks.sync_account.apply_async((run.pk,), countdown=delay or None)
-    )
+    The only place that schedules a sync. tasks.py calls this module (tasks → services); the task
+    object is fetched here when scheduling, not at import, so the import arrow points one way.
+    """
+    from terminals.tasks import sync_account  # the scheduling edge: see the docstring
+
+    sync_account.apply_async_on_commit((run.pk,), countdown=_delay_s(run) or None)
 
 
 def _last_runs():
@@ -366,7 +368,7 @@ def _run_create(
     except IntegrityError:
         return SyncRun.objects.filter(account=account).active().first(), False
     if enqueue:
-        _enqueue(run)
+        _sync_schedule(run)
     return run, True
 
 
@@ -413,7 +415,7 @@ def terminals_sync_due(*, now: datetime | None = None) -> list[SyncRun]:
     for run in lost:
         if SyncRun.objects.filter(pk=run.pk, not_before=run.not_before).update(not_before=now):
             run.not_before = now
-            _enqueue(run)
+            _sync_schedule(run)
     busy = set(SyncRun.objects.active().values_list("account_id", flat=True))
     started = []
     for account in (
@@ -432,8 +434,9 @@ def terminals_sync_due(*, now: datetime | None = None) -> list[SyncRun]:
 
 def sync_run_execute(*, run_id: int) -> SyncRun | None:
     """Do one run: claim it (conditional UPDATE: a lost race does nothing), read the provider's list
-    with no transaction open, then write it. Returns the run, in state RETRYING when the task should
-    call again after `SYNC_RETRY_DELAY_S` (or the provider's Retry-After), or None if not claimed."""
+    with no transaction open, then write it. Returns the run, or None if not claimed. A transient
+    provider failure leaves it RETRYING and schedules its next attempt after `SYNC_RETRY_DELAY_S`
+    (or the provider's Retry-After): the task never schedules anything itself."""
     now = timezone.now()
     claimed = SyncRun.objects.filter(
         pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING]
@@ -493,12 +496,13 @@ def _run_failed(run: SyncRun, exc: ProviderError, *, requests: int) -> SyncRun:
             not_before=timezone.now() + timedelta(seconds=delay),
         )
         run.refresh_from_db()
+        _sync_schedule(run)
         return run
     return _run_finish(run, SyncState.FAILED, requests=requests, error=message)
 
 
-def retry_delay_s(run: SyncRun) -> float:
-    """Seconds until a RETRYING run may try again."""
+def _delay_s(run: SyncRun) -> float:
+    """Seconds until the run may start (a RETRYING run: try again)."""
     return max(0.0, (run.not_before - timezone.now()).total_seconds())
 
 

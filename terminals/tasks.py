@@ -1,9 +1,11 @@
-"""Thin Celery tasks: load by id, call the service (terminals/services.py), nothing else."""
+"""Thin Celery tasks: each loads by id and calls one service (terminals/services.py), in one line.
+
+They never schedule anything: the services do (``_sync_schedule``), after commit.
+"""
 
 from celery import shared_task
 
 from terminals import services
-from terminals.models import SyncState
 
 
 @shared_task(ignore_result=True)
@@ -14,7 +16,5 @@ def sync_due_accounts() -> int:
 
 @shared_task(ignore_result=True)
 def sync_account(run_id: int) -> None:
-    """One sync run of one account; a transient provider failure is tried again a little later."""
-    run = services.sync_run_execute(run_id=run_id)
-    if run is not None and run.state == SyncState.RETRYING:
-        sync_account.apply_async((run_id,), countdown=services.retry_delay_s(run))
+    """One sync run of one account (a transient failure is rescheduled by the service)."""
+    services.sync_run_execute(run_id=run_id)

@@ -10,9 +10,9 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
+from credentials.management.provider_check import follow_to_final
 from credentials.models import AccessToken
 from credentials.services import DatabaseTokenStore
-from credentials.verification import follow_to_final
 from providers.base import BearerTokenAdapter, PaymentKind, PaymentState, RefundRequest
 from providers.errors import (
     AuthError,
@@ -231,7 +231,7 @@ def test_bad_credentials_are_an_auth_error(env, tenant_a):
 def test_a_response_lost_after_the_charge_is_recovered_by_the_retry_with_exactly_one_charge(env):
     device_set_switches(device=env.device, lose_next_response=True)
     req = env.start_request(WAIT_AMOUNT)
-    result = start_exactly_once(env.adapter, req, backoff_s=0.05)
+    result = start_exactly_once(env.adapter, req)
     assert result.state == PaymentState.PENDING
     assert env.starts(req.reference) == 1
     payment = SandboxPayment.objects.get(order_ref=req.reference)
@@ -277,7 +277,7 @@ def test_a_lost_start_response_never_makes_a_second_charge_in_100_runs(env):
     for _ in range(LOST_RESPONSE_RUNS):
         device_set_switches(device=env.device, lose_next_response=True)
         req = env.start_request(APPROVE_AMOUNT)
-        started = start_exactly_once(env.adapter, req, backoff_s=0.01)
+        started = start_exactly_once(env.adapter, req)
         final = settle(
             env, follow_to_final(env.adapter, started, kind=PaymentKind.SALE, timeout_s=30)
         )

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from credentials.management.provider_check import follow_to_final, run_check
 from credentials.models import AccessToken
 from credentials.services import DatabaseTokenStore
-from credentials.verification import follow_to_final, run_check
 from providers.base import PaymentKind, RefundRequest
 from providers.errors import ProviderError
 from providers.recovery import start_exactly_once

@@ -457,11 +457,55 @@ def test_abort_of_an_uncaptured_authorisation_voids_the_payment(komoju, router):
     assert not terminal_cancel.called
 
 
-def test_a_refused_cancel_is_not_abortable(komoju, router):
+def test_a_cancel_refused_because_the_customer_just_paid_is_not_abortable(komoju, router):
+    router.get(SESSION_URL).mock(
+        side_effect=[
+            httpx.Response(200, json=SESSION),
+            httpx.Response(200, json=session("completed", PAYMENT)),
+        ]
+    )
+    router.post(CANCEL_URL).mock(return_value=refusal("Could not cancel session."))
+    generic_cancel = router.post(f"{SESSION_URL}/cancel")
+
+    with pytest.raises(NotAbortable, match="already completed it on the terminal"):
+        komoju.abort_payment(SESSION_ID, kind=PaymentKind.SALE)
+    assert not generic_cancel.called
+
+
+def test_abort_of_a_session_never_pushed_to_the_terminal_cancels_it_at_komoju(komoju, router):
+    # The terminal has nothing to cancel (its push was refused or lost), yet the session is payable.
+    router.get(SESSION_URL).respond(200, json=SESSION)
+    terminal_cancel = router.post(CANCEL_URL).mock(
+        return_value=refusal("Could not cancel session.")
+    )
+    generic_cancel = router.post(f"{SESSION_URL}/cancel").respond(200, json=session("cancelled"))
+
+    komoju.abort_payment(SESSION_ID, kind=PaymentKind.SALE)  # aborted: it can never be paid now
+
+    assert terminal_cancel.call_count == 1 and generic_cancel.call_count == 1
+
+
+def test_a_never_pushed_session_komoju_will_not_cancel_says_it_never_reached_the_terminal(
+    komoju, router
+):
     router.get(SESSION_URL).respond(200, json=SESSION)
     router.post(CANCEL_URL).mock(return_value=refusal("Could not cancel session."))
+    router.post(f"{SESSION_URL}/cancel").mock(
+        return_value=refusal("Session cannot be cancelled in its current state.")
+    )
 
-    with pytest.raises(NotAbortable, match="Could not cancel session"):
+    with pytest.raises(NotAbortable) as caught:
+        komoju.abort_payment(SESSION_ID, kind=PaymentKind.SALE)
+
+    assert "never pushed to the terminal" in caught.value.message
+    assert "probably finished" not in caught.value.message
+
+
+def test_a_lost_answer_to_the_terminal_cancel_is_outcome_unknown(komoju, router):
+    router.get(SESSION_URL).respond(200, json=SESSION)
+    router.post(CANCEL_URL).mock(side_effect=httpx.ReadTimeout("answer lost"))
+
+    with pytest.raises(OutcomeUnknown):
         komoju.abort_payment(SESSION_ID, kind=PaymentKind.SALE)
 
 

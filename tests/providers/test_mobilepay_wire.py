@@ -455,7 +455,7 @@ def test_a_lost_start_is_looked_up_and_never_sent_twice(mobilepay, router):
     router.get(PAYMENTS_URL).respond(200, json=ok(paymentIds=[PAYMENT_ID]))
     router.get(STATUS_URL).respond(200, json=ok(status="Initiated"))
 
-    result = start_exactly_once(mobilepay, sale(), sleep=lambda _: None)
+    result = start_exactly_once(mobilepay, sale())
 
     assert start.call_count == 1
     assert result.provider_ref == PAYMENT_ID

@@ -187,7 +187,7 @@ def test_a_lost_start_answer_is_replayed_with_exactly_one_charge(klearly, klearl
     services.device_set_switches(device=klearly_device, lose_next_response=True)
     req = sale(1200)
 
-    result = start_exactly_once(klearly, req, backoff_s=0.05)
+    result = start_exactly_once(klearly, req)
 
     assert result.state is PaymentState.PENDING
     payment = SandboxPayment.objects.get()

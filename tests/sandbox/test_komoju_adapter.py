@@ -190,7 +190,7 @@ def test_a_lost_push_answer_is_recovered_with_exactly_one_charge(komoju, komoju_
     services.device_set_switches(device=komoju_device, lose_next_response=True)
     req = sale(1000)
 
-    result = start_exactly_once(komoju, req, backoff_s=0.05)
+    result = start_exactly_once(komoju, req)
 
     assert result.state is PaymentState.PENDING
     assert SandboxSession.objects.count() == 1 and SandboxPayment.objects.count() == 1
@@ -221,3 +221,28 @@ def test_terminals_report_enabled_as_online(komoju, komoju_device):
 
     assert (terminal.ref, terminal.name, terminal.online) == (KOMOJU_TERMINAL, "Front desk", True)
     assert komoju.get_terminal(KOMOJU_TERMINAL).online is False
+
+
+def test_aborting_a_session_whose_push_never_left_us_cancels_it_so_it_can_never_be_paid(komoju):
+    import httpx
+
+    def push_never_sent(request):
+        if request.url.path.endswith("/push"):
+            raise httpx.ConnectError("connection refused", request=request)
+
+    komoju.client.event_hooks["request"].append(push_never_sent)
+    req = sale(1000)
+    with pytest.raises(ProviderUnavailable) as caught:
+        start_exactly_once(komoju, req)
+    komoju.client.event_hooks["request"].remove(push_never_sent)
+    assert caught.value.sent is False
+    session = SandboxSession.objects.get()
+    assert SandboxPayment.objects.count() == 0  # the session exists; nothing is on the terminal
+
+    komoju.abort_payment(session.ref, kind=PaymentKind.SALE)  # not "it has probably finished"
+
+    assert komoju.get_payment(session.ref, kind=PaymentKind.SALE).state is PaymentState.CANCELED
+    # The session can no longer reach the terminal: the same start again (same key) is the
+    # cancelled session, and nothing runs on the terminal.
+    assert start_exactly_once(komoju, req).state is PaymentState.CANCELED
+    assert SandboxPayment.objects.count() == 0 and SandboxSession.objects.count() == 1

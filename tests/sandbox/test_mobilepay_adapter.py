@@ -215,7 +215,7 @@ def test_a_lost_start_answer_is_found_by_its_order_with_exactly_one_payment(
     services.device_set_switches(device=mobilepay_device, lose_next_response=True)
     req = sale(2700)
 
-    result = start_exactly_once(mobilepay, req, backoff_s=0.05)
+    result = start_exactly_once(mobilepay, req)
 
     assert result.state is PaymentState.PENDING
     payment = SandboxPayment.objects.get(order_ref=req.reference)
@@ -231,7 +231,7 @@ def test_a_lost_start_of_a_payment_that_already_ended_is_retrieved(mobilepay, mo
     services.device_set_switches(device=mobilepay_device, lose_next_response=True)
     req = sale(2702)  # declined at once: no longer in the active list
 
-    result = start_exactly_once(mobilepay, req, backoff_s=0.05)
+    result = start_exactly_once(mobilepay, req)
 
     assert result.state is PaymentState.DECLINED
     assert SandboxPayment.objects.filter(order_ref=req.reference).count() == 1

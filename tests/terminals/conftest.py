@@ -119,14 +119,32 @@ def payroc_account(tenant_a):
 
 
 @pytest.fixture
-def eager_celery():
-    """Celery tasks run in the caller's thread (the tasks are thin; the services are what is tested)."""
+def broker():
+    """The real broker's queues, emptied first: what the services scheduled (see tests/broker.py)."""
+    from tests.broker import Broker
+
+    queues = Broker()
+    queues.purge()
+    yield queues
+    queues.purge()
+
+
+@pytest.fixture
+def celery_worker(sandbox_settings, broker):
+    """A real Celery worker in threads of this process, consuming this test process's queues."""
+    from celery.contrib.testing.worker import start_worker
+
     from config.celery import app
 
-    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield app
-    app.conf.update(task_always_eager=saved[0], task_eager_propagates=saved[1])
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
 
 
 def wait_until(check: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05):

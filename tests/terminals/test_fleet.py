@@ -14,7 +14,7 @@ from django.utils import timezone
 from dashboard.models import Role
 from terminals.models import SyncRun, Terminal, TerminalStatus
 from tests.factories import MerchantFactory, StoreFactory
-from tests.terminals.conftest import make_terminal, sandbox_fleet
+from tests.terminals.conftest import make_terminal, sandbox_fleet, wait_until
 
 FLEET = "/terminals/"
 
@@ -378,7 +378,7 @@ def test_bulk_assignment_needs_a_csrf_token_and_a_role_that_may(tenant_a, usaepa
 
 
 def test_sync_now_runs_a_celery_task_and_shows_the_outcome(
-    sandbox_settings, client, tenant_a, eager_celery
+    sandbox_settings, client, tenant_a, celery_worker
 ):
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=2, names=["Counter", "Patio"])
     client.force_login(tenant_a.users[Role.MERCHANT_MANAGER])
@@ -387,9 +387,15 @@ def test_sync_now_runs_a_celery_task_and_shows_the_outcome(
         "/terminals/sync/", {"merchant": "", "provider": ""}, HTTP_HX_REQUEST="true"
     )
 
-    body = response.content.decode()
-    assert response.status_code == 200 and "<html" not in body
-    assert "Sync finished:" in body and "2 added, 0 updated, 0 deactivated" in body
+    assert response.status_code == 200 and "<html" not in response.content.decode()
+    progress = f"/terminals/sync/?run={SyncRun.objects.get(account=fleet.account).pk}"
+
+    def finished():  # the real worker runs the sync; the partial says when it is done
+        body = client.get(progress, HTTP_HX_REQUEST="true").content.decode()
+        return body if "Sync finished:" in body else None
+
+    body = wait_until(finished, timeout=30)
+    assert "2 added, 0 updated, 0 deactivated" in body
     assert rows(client.get(FLEET)) == ["Counter", "Patio"]
     run = SyncRun.objects.get(account=fleet.account)
     assert run.trigger == "user" and run.requested_by == tenant_a.users[Role.MERCHANT_MANAGER]
@@ -423,19 +429,23 @@ def test_sync_progress_polls_until_done_then_stops_and_tells_the_list(
 
 
 def test_sync_now_without_javascript_redirects_to_the_progress_page(
-    client, tenant_a, usaepay_account, monkeypatch
+    client, tenant_a, usaepay_account, broker, django_capture_on_commit_callbacks
 ):
-    from terminals import services
-
-    monkeypatch.setattr(services, "_enqueue", lambda run: None)
     client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
-    response = client.post("/terminals/sync/", {"provider": "usaepay"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/terminals/sync/", {"provider": "usaepay"})
     run = SyncRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/terminals/sync/?run={run.pk}"
+    (scheduled,) = broker.scheduled()
+    assert (scheduled.task, scheduled.args, scheduled.eta) == (
+        "terminals.tasks.sync_account",
+        [run.pk],
+        None,  # at once: the account has not synced yet
+    )
 
 
 def test_a_terminal_switched_offline_on_the_virtual_terminal_page_shows_offline_after_the_next_sync(
-    sandbox_settings, client, tenant_a, eager_celery
+    sandbox_settings, client, tenant_a, celery_worker
 ):
     from terminals import services, tasks
 
@@ -462,10 +472,12 @@ def test_a_terminal_switched_offline_on_the_virtual_terminal_page_shows_offline_
         in client.get(FLEET).content.decode()
     )
 
-    assert tasks.sync_due_accounts() == 1  # what beat runs
+    assert tasks.sync_due_accounts() == 1  # what beat runs; the worker does the sync
 
-    body = client.get(FLEET + "?status=offline").content.decode()
-    assert f'data-testid="status-{counter.pk}" data-status="offline"' in body
+    offline = f'data-testid="status-{counter.pk}" data-status="offline"'
+    wait_until(
+        lambda: offline in client.get(FLEET + "?status=offline").content.decode(), timeout=30
+    )
     assert rows(client.get(FLEET + "?status=offline")) == ["Counter"]
 
 

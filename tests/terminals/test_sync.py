@@ -13,6 +13,8 @@ from terminals import services
 from terminals.models import EventKind, StatusSource, SyncRun, SyncState, Terminal, TerminalStatus
 from tests.terminals.conftest import sandbox_fleet
 
+SYNC_TASK = "terminals.tasks.sync_account"
+
 
 def info(
     ref, *, name="Lane", online=True, status_text="connected", serial="", model="Castles MP200"
@@ -268,10 +270,8 @@ def test_the_usaepay_cadence_stays_inside_its_share_of_45_requests_a_minute():
 
 
 def test_beat_starts_an_account_only_when_its_cadence_came_round(
-    usaepay_account, eager_celery, monkeypatch
+    usaepay_account, broker, django_capture_on_commit_callbacks
 ):
-    executed = []
-    monkeypatch.setattr(services, "sync_run_execute", lambda run_id: executed.append(run_id))
     now = timezone.now()
     SyncRun.objects.create(
         account=usaepay_account,
@@ -284,11 +284,15 @@ def test_beat_starts_an_account_only_when_its_cadence_came_round(
     )
     assert services.terminals_sync_due(now=now) == []  # 8 s between one-page USAePay syncs
 
-    started = services.terminals_sync_due(now=now + timedelta(seconds=4))
+    with django_capture_on_commit_callbacks(execute=True):
+        started = services.terminals_sync_due(now=now + timedelta(seconds=4))
     assert [run.account for run in started] == [usaepay_account]
-    assert (
-        services.terminals_sync_due(now=now + timedelta(seconds=5)) == []
-    )  # one active run per account
+    assert [(t.args, t.queue) for t in broker.scheduled(SYNC_TASK)] == [([started[0].pk], "celery")]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            services.terminals_sync_due(now=now + timedelta(seconds=5)) == []
+        )  # one active run per account
+    assert len(broker.scheduled(SYNC_TASK)) == 1
 
 
 def test_sync_now_joins_a_sync_that_is_already_running(usaepay_account, tenant_a):
@@ -322,8 +326,7 @@ def test_sync_now_right_after_a_sync_waits_for_the_rate_budget(usaepay_account, 
     assert (run.not_before - now).total_seconds() == pytest.approx(6.0, abs=0.01)
 
 
-def test_a_run_whose_worker_died_is_failed_so_the_account_syncs_again(usaepay_account, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda run: None)
+def test_a_run_whose_worker_died_is_failed_so_the_account_syncs_again(usaepay_account):
     stuck = SyncRun.objects.create(
         account=usaepay_account,
         trigger="schedule",
@@ -339,40 +342,55 @@ def test_a_run_whose_worker_died_is_failed_so_the_account_syncs_again(usaepay_ac
     assert len(started) == 1
 
 
-def test_an_unreachable_provider_is_tried_again_then_fails(usaepay_account, settings):
+def test_an_unreachable_provider_is_tried_again_then_fails(
+    usaepay_account, settings, broker, django_capture_on_commit_callbacks
+):
     settings.SANDBOX_BASE_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
     run = SyncRun.objects.create(account=usaepay_account, trigger="user", not_before=timezone.now())
 
     for attempt in range(1, services.SYNC_MAX_ATTEMPTS):
-        run = services.sync_run_execute(run_id=run.pk)
+        before = timezone.now()
+        with django_capture_on_commit_callbacks(execute=True):
+            run = services.sync_run_execute(run_id=run.pk)
         assert run.state == SyncState.RETRYING and run.attempts == attempt
         assert "not reachable" in run.error
-    run = services.sync_run_execute(run_id=run.pk)
+        # The service, not the task, scheduled the next attempt, after the retry delay.
+        retry = broker.scheduled(SYNC_TASK)[-1]
+        assert retry.args == [run.pk] and len(broker.scheduled(SYNC_TASK)) == attempt
+        assert retry.eta >= before + timedelta(seconds=services.SYNC_RETRY_DELAY_S - 0.5)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.sync_run_execute(run_id=run.pk)
+    assert len(broker.scheduled(SYNC_TASK)) == services.SYNC_MAX_ATTEMPTS - 1  # no more attempts
     assert run.state == SyncState.FAILED and run.finished_at is not None
     assert run.error.startswith("USAePay: The payment provider is not reachable right now")
     assert services.sync_run_execute(run_id=run.pk) is None  # a finished run is never claimed again
 
 
-def test_a_queued_run_whose_task_was_lost_is_sent_again_once_a_minute(usaepay_account, monkeypatch):
-    sent = []
-    monkeypatch.setattr(services, "_enqueue", sent.append)
+def test_a_queued_run_whose_task_was_lost_is_sent_again_once_a_minute(
+    usaepay_account, broker, django_capture_on_commit_callbacks
+):
     now = timezone.now()
     lost = SyncRun.objects.create(
         account=usaepay_account, trigger="user", not_before=now - timedelta(minutes=2)
     )
 
-    assert services.terminals_sync_due(now=now) == []  # the account has its (queued) run
-    assert [run.pk for run in sent] == [lost.pk]
-    services.terminals_sync_due(now=now + timedelta(seconds=30))
-    assert len(sent) == 1  # not again before a minute has passed
-    services.terminals_sync_due(now=now + timedelta(seconds=61))
-    assert len(sent) == 2
+    def sent():
+        return [task.args for task in broker.scheduled(SYNC_TASK)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.terminals_sync_due(now=now) == []  # the account has its (queued) run
+    assert sent() == [[lost.pk]]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.terminals_sync_due(now=now + timedelta(seconds=30))
+    assert sent() == [[lost.pk]]  # not again before a minute has passed
+    with django_capture_on_commit_callbacks(execute=True):
+        services.terminals_sync_due(now=now + timedelta(seconds=61))
+    assert sent() == [[lost.pk], [lost.pk]]
 
 
 def test_after_a_failed_sync_the_schedule_backs_off_but_sync_now_does_not(
-    usaepay_account, tenant_a, monkeypatch
+    usaepay_account, tenant_a
 ):
-    monkeypatch.setattr(services, "_enqueue", lambda run: None)
     now = timezone.now()
     SyncRun.objects.create(
         account=usaepay_account,

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from credentials.environments import Environment
+from credentials.management.provider_check import run_check
 from credentials.models import ProviderAccount
 from credentials.services import provider_for
-from credentials.verification import run_check
 
 
 class Command(BaseCommand):

@@ -63,8 +63,8 @@ class Command(BaseCommand):
                 "threads",
                 "--concurrency",
                 "8",
-                "-Q",
-                "celery,tracking",
+                "-Q",  # every queue the settings declare (the default one and `tracking`)
+                ",".join(settings.CELERY_TASK_QUEUES),
                 "--loglevel",
                 "INFO",
                 "--hostname",

@@ -1,6 +1,9 @@
 """End-to-end check of one provider account: auth → list terminals → a sale followed to its end →
-a second sale aborted while pending → a refund of the first. Used by `manage.py provider_check`, and
-(auth + terminals only) by credential verification.
+a second sale aborted while pending → a refund of the first. Used only by `manage.py provider_check`.
+
+This is the one place that waits in a loop (`follow_to_final`, `start_and_wait`): a person at a
+command line waits for it. Web requests and workers never import it; there a payment is followed by
+short scheduled tasks (see providers/recovery.py and providers/base.py).
 
 In the sandbox the outcomes are picked by magic amounts (see the README): x.01 approves, x.00 waits
 for the customer, which is what the abort step needs.
@@ -14,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from providers.base import (
-    FINAL_STATES,
     PaymentKind,
     PaymentResult,
     PaymentState,
@@ -22,8 +24,8 @@ from providers.base import (
     RefundRequest,
     StartRequest,
 )
-from providers.errors import ProviderError
-from providers.recovery import start_exactly_once
+from providers.errors import ProviderError, StartInFlight
+from providers.recovery import look_for_start, start_exactly_once
 
 APPROVE_AMOUNT_MINOR = 1001  # sandbox magic: ends in 01, approved without a click
 WAIT_AMOUNT_MINOR = 1000  # sandbox magic: ends in 00, waits for the customer
@@ -63,6 +65,23 @@ def follow_to_final(
         if not _settled(result) and not long_poll:
             time.sleep(provider.capabilities.poll_interval_s)
     return result
+
+
+def start_and_wait(provider: ProviderAdapter, req: StartRequest) -> PaymentResult:
+    """`start_exactly_once`, then, if the start may still be in flight, look it up by its order id
+    every ``retry_after`` seconds until the provider shows it; never a second start. Raises
+    OutcomeUnknown if it never appears."""
+    try:
+        return start_exactly_once(provider, req)
+    except StartInFlight as in_flight:
+        look_until = in_flight.look_until
+        retry_after = in_flight.retry_after
+    while True:
+        time.sleep(retry_after)
+        try:
+            return look_for_start(provider, req, look_until=look_until)
+        except StartInFlight as in_flight:
+            retry_after = in_flight.retry_after
 
 
 def _settled(result: PaymentResult) -> bool:
@@ -113,7 +132,7 @@ def run_check(
 
     sale = None
     try:
-        started = start_exactly_once(
+        started = start_and_wait(
             provider,
             StartRequest(
                 kind=PaymentKind.SALE,
@@ -141,7 +160,7 @@ def run_check(
         record("sale", False, exc.message)
 
     try:
-        pending = start_exactly_once(
+        pending = start_and_wait(
             provider,
             StartRequest(
                 kind=PaymentKind.SALE,
@@ -186,7 +205,7 @@ def run_check(
                 provider, refund, kind=PaymentKind.REFUND, timeout_s=CHECK_TIMEOUT_S
             )
         else:
-            started = start_exactly_once(
+            started = start_and_wait(
                 provider,
                 StartRequest(
                     kind=PaymentKind.REFUND,
@@ -210,4 +229,4 @@ def run_check(
     return report
 
 
-__all__ = ["run_check", "follow_to_final", "CheckReport", "StepResult", "FINAL_STATES"]
+__all__ = ["run_check", "follow_to_final", "start_and_wait", "CheckReport", "StepResult"]
