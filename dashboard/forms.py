@@ -3,6 +3,8 @@ import zoneinfo
 from django import forms
 
 from dashboard.models import Merchant, Reseller, Store
+from dashboard.names import clash_message, clean_display_name, name_clash
+from dashboard.services import store_merchant_change_refusal
 
 _CURRENCIES = [
     ("USD", "USD"),
@@ -17,11 +19,10 @@ _TIME_ZONES = [
 ]
 
 
-def _clean_name(value: str) -> str:
-    value = " ".join((value or "").split())
-    if len(value) < 2:
-        raise forms.ValidationError("Use at least 2 characters.")
-    return value
+def _clean_name(form, value) -> str:
+    """The shared name rule (dashboard/names.py), with the model field's length."""
+    max_length = form._meta.model._meta.get_field("name").max_length
+    return clean_display_name(value, max_length=max_length, min_length=2)
 
 
 class ResellerForm(forms.ModelForm):
@@ -30,9 +31,12 @@ class ResellerForm(forms.ModelForm):
         fields = ["name"]
 
     def clean_name(self):
-        name = _clean_name(self.cleaned_data["name"])
-        if Reseller.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("A reseller with this name already exists.")
+        name = _clean_name(self, self.cleaned_data["name"])
+        taken = name_clash(Reseller.objects.all(), name, exclude_pk=self.instance.pk)
+        if taken is not None:
+            raise forms.ValidationError(
+                clash_message(taken, name, "A reseller with this name already exists.")
+            )
         return name
 
 
@@ -53,21 +57,29 @@ class MerchantForm(forms.ModelForm):
             self.fields["reseller"].widget = forms.HiddenInput()
 
     def clean_name(self):
-        return _clean_name(self.cleaned_data["name"])
+        return _clean_name(self, self.cleaned_data["name"])
 
     def clean(self):
         cleaned = super().clean()
         reseller, name = cleaned.get("reseller"), cleaned.get("name")
         if reseller and name:
-            clash = Merchant.objects.filter(reseller=reseller, name__iexact=name).exclude(
-                pk=self.instance.pk
+            taken = name_clash(
+                Merchant.objects.filter(reseller=reseller), name, exclude_pk=self.instance.pk
             )
-            if clash.exists():
-                self.add_error("name", "This reseller already has a merchant with this name.")
+            if taken is not None:
+                self.add_error(
+                    "name",
+                    clash_message(
+                        taken, name, "This reseller already has a merchant with this name."
+                    ),
+                )
         return cleaned
 
 
 class StoreForm(forms.ModelForm):
+    """A store of one of `merchants` (the caller's scope). An existing store keeps its merchant once
+    anything stands in it (`store_merchant_change_refusal`)."""
+
     time_zone = forms.ChoiceField(choices=_TIME_ZONES, initial="UTC")
 
     class Meta:
@@ -79,15 +91,23 @@ class StoreForm(forms.ModelForm):
         self.fields["merchant"].queryset = merchants
 
     def clean_name(self):
-        return _clean_name(self.cleaned_data["name"])
+        return _clean_name(self, self.cleaned_data["name"])
 
     def clean(self):
         cleaned = super().clean()
         merchant, name = cleaned.get("merchant"), cleaned.get("name")
+        if merchant and self.instance.pk and merchant.pk != self.instance.merchant_id:
+            refusal = store_merchant_change_refusal(store=self.instance, merchant=merchant)
+            if refusal:
+                self.add_error("merchant", refusal)
+                return cleaned
         if merchant and name:
-            clash = Store.objects.filter(merchant=merchant, name__iexact=name).exclude(
-                pk=self.instance.pk
+            taken = name_clash(
+                Store.objects.filter(merchant=merchant), name, exclude_pk=self.instance.pk
             )
-            if clash.exists():
-                self.add_error("name", "This merchant already has a store with this name.")
+            if taken is not None:
+                self.add_error(
+                    "name",
+                    clash_message(taken, name, "This merchant already has a store with this name."),
+                )
         return cleaned

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.names import normalized_lower
+
 
 class Role(models.TextChoices):
     PLATFORM_ADMIN = "platform_admin", "Platform admin"
@@ -106,6 +108,15 @@ class Reseller(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Names are compared apart from case and width (dashboard/names.py); the forms say so
+            # first, this is what holds when two people save at once.
+            models.UniqueConstraint(
+                normalized_lower("name"),
+                name="reseller_name_key_unique",
+                violation_error_message="A reseller with this name already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -136,7 +147,10 @@ class Merchant(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["reseller", "name"], name="merchant_name_unique_in_reseller"
+                "reseller",
+                normalized_lower("name"),
+                name="merchant_name_key_unique_in_reseller",
+                violation_error_message="This reseller already has a merchant with this name.",
             )
         ]
 
@@ -171,8 +185,17 @@ class Store(models.Model):
         ordering = ["merchant__name", "name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["merchant", "name"], name="store_name_unique_in_merchant"
-            )
+                "merchant",
+                normalized_lower("name"),
+                name="store_name_key_unique_in_merchant",
+                violation_error_message="This merchant already has a store with this name.",
+            ),
+            # The target of the composite foreign keys (store_id, merchant_id) of the rows that stand
+            # in a store (terminals, a cashier's membership): the database refuses a row whose store
+            # belongs to another merchant, and refuses to change the merchant of a store that has
+            # such rows. Those foreign keys are written in SQL in the migrations (Django has no
+            # composite foreign keys): dashboard 0002, terminals 0003. Drop them before this.
+            models.UniqueConstraint(fields=["id", "merchant"], name="store_id_merchant_unique"),
         ]
 
     def __str__(self) -> str:

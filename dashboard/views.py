@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import redirect, render
@@ -14,6 +15,18 @@ PAGE_SIZE = 25
 
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _saved(form, save):
+    """What `save(form=form)` saved, or None when the form is invalid or the service refused it (its
+    ValidationError is then shown on the form)."""
+    if not form.is_valid():
+        return None
+    try:
+        return save(form=form)
+    except ValidationError as refused:
+        form.add_error(None, refused)
+        return None
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -50,8 +63,7 @@ def reseller_list(request):
 @access("dashboard.manage_resellers")
 def reseller_create(request):
     form = ResellerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        reseller = services.reseller_save(form=form)
+    if request.method == "POST" and (reseller := _saved(form, services.reseller_save)):
         messages.success(request, f"Reseller “{reseller.name}” created.")
         return redirect("dashboard:reseller_list")
     return render(
@@ -64,8 +76,7 @@ def reseller_create(request):
 @access("dashboard.manage_resellers", obj=scoped(Reseller))
 def reseller_edit(request, reseller):
     form = ResellerForm(request.POST or None, instance=reseller)
-    if request.method == "POST" and form.is_valid():
-        services.reseller_save(form=form)
+    if request.method == "POST" and _saved(form, services.reseller_save):
         messages.success(request, "Reseller saved.")
         return redirect("dashboard:reseller_list")
     return render(
@@ -97,8 +108,7 @@ def merchant_list(request):
 @access("dashboard.manage_merchants")
 def merchant_create(request):
     form = MerchantForm(request.POST or None, resellers=Reseller.objects.for_user(request.user))
-    if request.method == "POST" and form.is_valid():
-        merchant = services.merchant_save(form=form)
+    if request.method == "POST" and (merchant := _saved(form, services.merchant_save)):
         messages.success(request, f"Merchant “{merchant.name}” created. Add its first store next.")
         return redirect("dashboard:merchant_detail", pk=merchant.pk)
     return render(
@@ -121,8 +131,7 @@ def merchant_edit(request, merchant):
     form = MerchantForm(
         request.POST or None, instance=merchant, resellers=Reseller.objects.for_user(request.user)
     )
-    if request.method == "POST" and form.is_valid():
-        services.merchant_save(form=form)
+    if request.method == "POST" and _saved(form, services.merchant_save):
         messages.success(request, "Merchant saved.")
         return redirect("dashboard:merchant_detail", pk=merchant.pk)
     return render(
@@ -151,8 +160,7 @@ def store_create(request):
     if request.GET.get("merchant", "").isdigit():
         initial["merchant"] = merchants.filter(pk=request.GET["merchant"]).first()
     form = StoreForm(request.POST or None, merchants=merchants, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        store = services.store_save(form=form)
+    if request.method == "POST" and (store := _saved(form, services.store_save)):
         messages.success(request, f"Store “{store.name}” created.")
         return redirect("dashboard:store_list")
     return render(
@@ -167,8 +175,7 @@ def store_edit(request, store):
     form = StoreForm(
         request.POST or None, instance=store, merchants=Merchant.objects.for_user(request.user)
     )
-    if request.method == "POST" and form.is_valid():
-        services.store_save(form=form)
+    if request.method == "POST" and _saved(form, services.store_save):
         messages.success(request, "Store saved.")
         return redirect("dashboard:store_list")
     return render(

@@ -1,7 +1,7 @@
 from django import forms
 
+from dashboard.names import clean_display_name
 from terminals.models import NAME_MAX_LENGTH
-from terminals.services import clean_terminal_name
 
 NO_STORE = "none"
 
@@ -16,7 +16,7 @@ class RenameForm(forms.Form):
     )
 
     def clean_name(self):
-        return clean_terminal_name(self.cleaned_data["name"])
+        return clean_display_name(self.cleaned_data["name"], max_length=NAME_MAX_LENGTH)
 
 
 class StoreChoiceForm(forms.Form):

@@ -118,8 +118,9 @@ def test_renaming_a_payroc_terminal_stays_in_the_dashboard_and_says_so(
         ("", "This field is required."),
         ("   ", "Enter a name."),
         ("x" * 65, "Use at most 64 characters (this has 65)."),
-        ("Till\x07", "invisible control characters"),
-        ("Till \u202egnp.exe", "invisible control characters"),
+        ("Till\x07", "The name contains a control character (U+0007)."),
+        ("Till \u202egnp.exe", "text-direction control character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+        ("Till\u200b", "The name contains an invisible character (U+200B ZERO WIDTH SPACE)."),
     ],
 )
 def test_names_must_be_1_to_64_visible_characters(manager, payroc_account, name, error):
@@ -247,3 +248,10 @@ def test_a_manager_moves_a_terminal_to_another_store_of_its_merchant(
     manager.post(page_url(terminal, "assign_store"), {"store": "none"})
     terminal.refresh_from_db()
     assert terminal.store is None
+
+
+def test_a_full_width_name_is_saved_in_its_plain_form(manager, payroc_account):
+    terminal = make_terminal(payroc_account, name="Till")
+    manager.post(page_url(terminal, "rename"), {"name": "Ｆｒｏｎｔ till"}, follow=True)
+    terminal.refresh_from_db()
+    assert terminal.name == "Front till"
