@@ -123,6 +123,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "dashboard.forms.axes_username"
 
 # Idle timeout: the session cookie lives 15 minutes and every request renews it.
 SESSION_COOKIE_AGE = 15 * 60

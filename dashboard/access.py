@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -47,6 +48,9 @@ scoped = Scoped
 
 
 def _login_redirect(request):
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        # A session cookie that no longer opens a session: it expired (idle timeout) or was ended.
+        messages.info(request, "Your session ended, please log in again.")
     login_url = resolve_url(settings.LOGIN_URL)
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(

@@ -1,8 +1,9 @@
 import zoneinfo
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
-from dashboard.models import Merchant, Reseller, Store
+from dashboard.models import Merchant, Reseller, Store, normalise_email
 from dashboard.names import clash_message, clean_display_name, name_clash
 from dashboard.services import store_merchant_change_refusal
 
@@ -17,6 +18,21 @@ _CURRENCIES = [
 _TIME_ZONES = [
     (tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"
 ]
+
+
+class LoginForm(AuthenticationForm):
+    """The login form; the email is matched in any case (and so counted by the lockout)."""
+
+    def clean_username(self):
+        return normalise_email(self.cleaned_data.get("username"))
+
+
+def axes_username(request, credentials) -> str:
+    """The username the lockout counts failures for: the email as it is looked up, so changing its
+    case does not reset the count (AXES_USERNAME_CALLABLE)."""
+    if credentials:
+        return normalise_email(credentials.get("username"))
+    return normalise_email(request.POST.get("username"))
 
 
 def _clean_name(form, value) -> str:

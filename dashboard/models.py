@@ -44,13 +44,23 @@ def scoped_to_merchant(queryset, user, merchant_field: str):
     return queryset.filter(**{f"{merchant_field}_id": m.merchant_id})
 
 
+def normalise_email(email: str) -> str:
+    """How an email is stored and looked up: trimmed and in lower case, so `Manager@Bakery.TEST`
+    and `manager@bakery.test` are one login."""
+    return (email or "").strip().lower()
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Emails are stored in lower case (create_user); older rows may not be, hence iexact.
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": normalise_email(username)})
 
     def create_user(self, email: str, password: str | None = None, **extra):
         if not email:
             raise ValueError("A user needs an email address")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalise_email(self.normalize_email(email)), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user

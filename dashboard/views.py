@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 
 from dashboard import services
 from dashboard.access import access, public, scoped
-from dashboard.forms import MerchantForm, ResellerForm, StoreForm
+from dashboard.forms import LoginForm, MerchantForm, ResellerForm, StoreForm
 from dashboard.models import Merchant, Reseller, Store
 
 PAGE_SIZE = 25
@@ -33,10 +33,25 @@ def _saved(form, save):
 
 login = public("the login page")(
     auth_views.LoginView.as_view(
-        template_name="registration/login.html", redirect_authenticated_user=True
+        template_name="registration/login.html",
+        authentication_form=LoginForm,
+        redirect_authenticated_user=True,
     )
 )
-logout = public("logging out ends whatever session there is")(auth_views.LogoutView.as_view())
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logs out and says so on the login page it lands on."""
+
+    def post(self, request, *args, **kwargs):
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.info(request, "You have been logged out.")
+        return response
+
+
+logout = public("logging out ends whatever session there is")(LogoutView.as_view())
 password_change = access()(
     auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html")
 )

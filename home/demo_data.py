@@ -72,6 +72,8 @@ def load_demo_data() -> list[tuple[str, str]]:
 # Sandbox provider accounts of the demo: (merchant, provider, label, secrets, settings, devices).
 # Each becomes a SandboxAccount + SandboxDevices in the emulator and a ProviderAccount (environment
 # "sandbox") of the merchant with the same secrets, so a demo user can take a payment at once.
+# A device is (ref, name, store, manufacturer, model[, serial]): one name per terminal, the same in
+# the sandbox and in the dashboard, and the merchant's store it stands in (place_demo_terminals).
 DEMO_PROVIDER_ACCOUNTS = [
     (
         "Harbour Bakery",
@@ -80,8 +82,8 @@ DEMO_PROVIDER_ACCOUNTS = [
         {"api_key": "demo-payroc-bakery-5f2c9e81a7d34b06"},
         {"processing_terminal_id": "1234001"},
         [
-            ("1850010868", "Counter 1", "Ingenico", "Lane/3000"),
-            ("1850010869", "Counter 2", "Ingenico", "Lane/3000"),
+            ("1850010868", "Counter 1", "Main Street", "Ingenico", "Lane/3000"),
+            ("1850010869", "Counter 2", "Harbour Front", "Ingenico", "Lane/3000"),
         ],
     ),
     (
@@ -94,7 +96,7 @@ DEMO_PROVIDER_ACCOUNTS = [
             "webhook_signature_key": "demo-bakery-whsec-31c4",
         },
         {},
-        [("sa_DemoBakeryTerminal0000000001", "Patio", "Castles", "MP200")],
+        [("sa_DemoBakeryTerminal0000000001", "Patio", "Harbour Front", "Castles", "MP200")],
     ),
     (
         "Green Leaf Cafe",
@@ -107,8 +109,8 @@ DEMO_PROVIDER_ACCOUNTS = [
         },
         {},
         [
-            ("sa_DemoCafeTerminal000000000001", "Bar", "Castles", "MP200"),
-            ("sa_DemoCafeTerminal000000000002", "Terrace", "Castles", "MP200"),
+            ("sa_DemoCafeTerminal000000000001", "Bar", "Old Town", "Castles", "MP200"),
+            ("sa_DemoCafeTerminal000000000002", "Terrace", "Station", "Castles", "MP200"),
         ],
     ),
     (
@@ -117,7 +119,7 @@ DEMO_PROVIDER_ACCOUNTS = [
         "Books Payroc",
         {"api_key": "demo-payroc-books-0b9d3f6e2c1a4785"},
         {"processing_terminal_id": "1234002"},
-        [("1850020001", "Till", "PAX", "A920")],
+        [("1850020001", "Till", "Downtown", "PAX", "A920")],
     ),
     (
         "Corner Books",
@@ -129,7 +131,7 @@ DEMO_PROVIDER_ACCOUNTS = [
             "webhook_signature_key": "demo-books-whsec-9e12",
         },
         {},
-        [("sa_DemoBooksTerminal00000000001", "Front desk", "Castles", "MP200")],
+        [("sa_DemoBooksTerminal00000000001", "Front desk", "Airport", "Castles", "MP200")],
     ),
     (
         "Sunset Florist",
@@ -137,7 +139,7 @@ DEMO_PROVIDER_ACCOUNTS = [
         "Florist Payroc",
         {"api_key": "demo-payroc-florist-8a7e6d5c4b3a2910"},
         {"processing_terminal_id": "1234003"},
-        [("1850030001", "Shop", "PAX", "A920")],
+        [("1850030001", "Shop", "Beach Road", "PAX", "A920")],
     ),
     (
         "Sunset Florist",
@@ -149,7 +151,7 @@ DEMO_PROVIDER_ACCOUNTS = [
             "webhook_secret": "demo-florist-whsec-0c5e",
         },
         {"merchant_id": "kl-merchant-florist", "store_id": "kl-store-beach-road"},
-        [("kl-florist-till-1", "Market stall", "Sunmi", "P2")],
+        [("kl-florist-till-1", "Market stall", "Market Hall", "Sunmi", "P2")],
     ),
     (
         "Pixel Repair",
@@ -157,7 +159,7 @@ DEMO_PROVIDER_ACCOUNTS = [
         "Pixel KOMOJU",
         {"secret_key": "sk_test_demo_pixel_5b8e1f2c7a", "webhook_secret": "demo-pixel-whsec-6f1a"},
         {"terminal_ids": ["tm_pixel_counter"]},
-        [("tm_pixel_counter", "Repair desk", "Castles", "S1F2")],
+        [("tm_pixel_counter", "Repair desk", "City Centre", "Castles", "S1F2")],
     ),
     (
         "Bolt Bikes",
@@ -168,6 +170,7 @@ DEMO_PROVIDER_ACCOUNTS = [
         [
             (
                 "mp-bolt-workshop",
+                "Workshop",
                 "Workshop",
                 "MobilePay",
                 "Beacon",
@@ -195,7 +198,7 @@ def load_demo_provider_accounts() -> int:
         sandbox_account = sandbox_account_ensure(
             provider=provider, label=label, secrets=secrets, settings=account_settings
         )
-        for ref, name, manufacturer, model, *serial in devices:
+        for ref, name, _store, manufacturer, model, *serial in devices:
             # Integra addresses a PoS by terminal id and knows it by its posId (the serial).
             sandbox_device_ensure(
                 account=sandbox_account,
@@ -214,6 +217,40 @@ def load_demo_provider_accounts() -> int:
             settings=account_settings,
         )
     return len(DEMO_PROVIDER_ACCOUNTS)
+
+
+def place_demo_terminals() -> int:
+    """Put each demo terminal the dashboard has listed in its store (when it is in none) and give it
+    its sandbox device's name (Payroc keeps no name: there it is the dashboard's own).
+    Idempotent; returns how many demo terminals the dashboard has not listed yet (a sync is due)."""
+    from terminals.models import Terminal
+    from terminals.services import RenameRefused, terminal_rename, terminals_assign_store
+
+    missing = 0
+    for merchant_name, provider, label, _secrets, _settings, devices in DEMO_PROVIDER_ACCOUNTS:
+        for ref, name, store_name, *_ in devices:
+            terminal = Terminal.objects.filter(
+                account__merchant__name=merchant_name,
+                account__provider=provider,
+                account__label=label,
+                provider_ref=ref,
+            ).first()
+            if terminal is None:
+                missing += 1
+                continue
+            if terminal.store_id is None:
+                store = Store.objects.get(merchant_id=terminal.merchant_id, name=store_name)
+                terminals_assign_store(
+                    terminals=Terminal.objects.filter(pk=terminal.pk), store=store, actor=None
+                )
+            if terminal.name != name:
+                # Payroc keeps no name: the dashboard shows its own. Elsewhere the provider's name
+                # is the device's already, and a rename would go to the sandbox.
+                try:
+                    terminal_rename(terminal=terminal, name=name, actor=None)
+                except RenameRefused:  # recorded on the terminal; the sandbox is not up yet
+                    missing += 1
+    return missing
 
 
 def sync_demo_terminals() -> int:

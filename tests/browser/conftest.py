@@ -1,6 +1,8 @@
 """Playwright driving Debian's Chromium (`executable_path`), never a downloaded browser.
 
 Outside CI a missing Chromium skips these tests; with CI=true it fails them (`.ci/run` installs it).
+Every page a test opens is audited with axe-core after each load and once more when the test ends
+(`tests/browser/accessibility.py`): a serious or critical violation fails the test.
 """
 
 import os
@@ -8,6 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.browser.accessibility import AccessibilityAudit
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,15 +52,34 @@ def chromium_browser():
         browser.close()
 
 
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
-def page(chromium_browser, live_server):
-    context = chromium_browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    )
+def viewport():
+    """The browser window's size; a test module overrides it (`PHONE` for a phone's width)."""
+    return DESKTOP
+
+
+@pytest.fixture
+def accessibility_audit():
+    return AccessibilityAudit()
+
+
+@pytest.fixture
+def page(chromium_browser, live_server, viewport, accessibility_audit):
+    context = chromium_browser.new_context(base_url=live_server.url, viewport=viewport)
     context.set_default_timeout(10_000)
+    accessibility_audit.watch_context(context)
     page = context.new_page()
     yield page
+    accessibility_audit.check_open_pages()
     context.close()
+    assert accessibility_audit.checked, "axe-core audited no page"
+    assert not accessibility_audit.findings, (
+        "axe-core found serious or critical violations:\n" + accessibility_audit.report()
+    )
 
 
 @pytest.fixture

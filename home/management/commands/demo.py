@@ -5,6 +5,7 @@ from home.demo_data import (
     DEMO_PASSWORD,
     load_demo_data,
     load_demo_provider_accounts,
+    place_demo_terminals,
     sync_demo_terminals,
 )
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             logins = load_demo_data()
             accounts = load_demo_provider_accounts()
+            place_demo_terminals()  # the terminals an earlier run listed; run_demo places the rest
             sync_demo_terminals()  # queued on commit; the worker reads each account's terminal list
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready ({accounts} sandbox provider accounts).")

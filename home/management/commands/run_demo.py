@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
-from home.demo_data import DEMO_PASSWORD, USERS
+from home.demo_data import DEMO_PASSWORD, USERS, place_demo_terminals
 
 
 class Command(BaseCommand):
@@ -95,6 +95,7 @@ class Command(BaseCommand):
                 children[name] = subprocess.Popen(argv, env=env, start_new_session=True)
             url = f"http://127.0.0.1:{port}/"
             self._wait_healthy(url, lambda: stopping)
+            self._place_terminals(lambda: stopping)
             if not stopping:
                 self._banner(url)
             while not stopping:
@@ -134,6 +135,16 @@ class Command(BaseCommand):
                     if json.load(response).get("workers", 0) >= 1:
                         return
             time.sleep(0.5)
+
+    def _place_terminals(self, should_stop) -> None:
+        """Once the worker's first syncs have listed the demo terminals, put them in their stores."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not should_stop():
+            if place_demo_terminals() == 0:
+                self.stdout.write("Demo terminals are in their stores.")
+                return
+            time.sleep(1)
+        self.stderr.write("Some demo terminals were not listed yet; they stay in no store.")
 
     def _banner(self, url: str) -> None:
         width = 72

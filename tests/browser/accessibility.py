@@ -1,0 +1,79 @@
+"""axe-core in every browser test: each page a test loads is checked when it has loaded, and the
+page's last state once more when the test ends; a serious or critical violation fails the test.
+
+axe-core comes bundled with axe-playwright-python (`axe.min.js`) and is injected through Playwright,
+so nothing is fetched from the network and the product's pages carry no test script."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from axe_playwright_python.sync_playwright import Axe
+
+FAILING_IMPACTS = ("serious", "critical")
+_AXE = Axe()
+
+
+@dataclass
+class AxeFinding:
+    url: str
+    rule: str
+    impact: str
+    help: str
+    targets: list[str]
+
+    def __str__(self) -> str:
+        return f"{self.url}: [{self.impact}] {self.rule}: {self.help} at {', '.join(self.targets)}"
+
+
+def axe_findings(page) -> list[AxeFinding]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    results = _AXE.run(page)
+    findings = []
+    for violation in results.response.get("violations", []):
+        if violation.get("impact") not in FAILING_IMPACTS:
+            continue
+        targets = [" ".join(map(str, node.get("target", []))) for node in violation["nodes"]]
+        findings.append(
+            AxeFinding(page.url, violation["id"], violation["impact"], violation["help"], targets)
+        )
+    return findings
+
+
+@dataclass
+class AccessibilityAudit:
+    """Checks every page of a browser context after each load; `checked` lists the URLs audited."""
+
+    checked: list[str] = field(default_factory=list)
+    findings: list[AxeFinding] = field(default_factory=list)
+    pages: list = field(default_factory=list)
+
+    def watch_context(self, context) -> None:
+        context.on("page", self.watch)
+
+    def watch(self, page) -> None:
+        self.pages.append(page)
+        page.on("load", lambda: self.check(page, quiet=True))
+
+    def check(self, page, *, quiet: bool = False) -> list[AxeFinding]:
+        """Audit `page` now. `quiet` (the load handler): a page that navigates away meanwhile is
+        audited on its next load instead."""
+        if page.is_closed() or page.url in ("", "about:blank"):
+            return []
+        try:
+            found = axe_findings(page)
+        except Exception:
+            if quiet:
+                return []
+            raise
+        self.checked.append(page.url)
+        self.findings.extend(f for f in found if str(f) not in {str(x) for x in self.findings})
+        return found
+
+    def check_open_pages(self) -> None:
+        for page in self.pages:
+            if not page.is_closed():
+                self.check(page, quiet=True)
+
+    def report(self) -> str:
+        return "\n".join(str(f) for f in self.findings)
