@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("terminals", "0002_search_statistics"), ("dashboard", "0001_initial")]
-AFTER = [("terminals", "0003_store_belongs_to_merchant")]
+BEFORE = [("terminals", "0003_provider_choices_from_registry"), ("dashboard", "0001_initial")]
+AFTER = [("terminals", "0004_store_belongs_to_merchant")]
 
 
 def migrate(targets):

@@ -40,7 +40,7 @@ def take_terminals_out_of_stores_of_other_merchants(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("terminals", "0002_search_statistics"),
+        ("terminals", "0003_provider_choices_from_registry"),
         ("dashboard", "0002_name_keys_and_store_merchant"),
     ]
 
