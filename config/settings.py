@@ -10,7 +10,7 @@ from pathlib import Path
 
 import environ
 
-from config import embedded
+from config import embedded, logsafety
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -187,7 +187,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler escapes control characters and logs a refused request as one line.
+    "filters": logsafety.FILTERS,
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": logsafety.HANDLER_FILTERS,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

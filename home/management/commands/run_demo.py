@@ -20,6 +20,9 @@ from django.core.management.base import BaseCommand
 from config import embedded
 from home.demo_data import DEMO_PASSWORD, USERS
 
+# Shared by every starter of gunicorn: the access-log format without secrets, escaped lines.
+GUNICORN_CONF = settings.BASE_DIR / "config" / "gunicorn.conf.py"
+
 
 class Command(BaseCommand):
     help = "Run the whole product with demo data (web, worker, beat) until Ctrl-C."
@@ -38,6 +41,8 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
+                "--config",
+                str(GUNICORN_CONF),
                 "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
