@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -46,12 +47,18 @@ class Scoped:
 scoped = Scoped
 
 
+SESSION_ENDED = "session-ended"
+
+
 def _login_redirect(request):
     login_url = resolve_url(settings.LOGIN_URL)
     if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(
-            f"{login_url}?next={request.htmx.current_url_abs_path or '/'}"
+        # A partial of a page that was open (a poll, a button): the whole page goes to the login
+        # page, which says why, instead of a login form swapped into a badge.
+        query = urlencode(
+            {"next": request.htmx.current_url_abs_path or "/", "reason": SESSION_ENDED}
         )
+        return HttpResponseClientRedirect(f"{login_url}?{query}")
     return redirect_to_login(request.get_full_path(), login_url)
 
 

@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 
 from dashboard import services
-from dashboard.access import access, public, scoped
+from dashboard.access import SESSION_ENDED, access, public, scoped
 from dashboard.forms import MerchantForm, ResellerForm, StoreForm
 from dashboard.models import Merchant, Reseller, Store
 
@@ -18,10 +18,16 @@ def _page(request, queryset):
 
 # --- accounts -------------------------------------------------------------------------------------
 
+
+class _LoginView(auth_views.LoginView):
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("reason") == SESSION_ENDED:
+            messages.info(request, "Your session ended, log in again.")
+        return super().get(request, *args, **kwargs)
+
+
 login = public("the login page")(
-    auth_views.LoginView.as_view(
-        template_name="registration/login.html", redirect_authenticated_user=True
-    )
+    _LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True)
 )
 logout = public("logging out ends whatever session there is")(auth_views.LogoutView.as_view())
 password_change = access()(
