@@ -107,6 +107,10 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Twelve spaces, `aaaaaaaaaaaa` and `qwertyuiopas` pass the four above.
+    {"NAME": "dashboard.validators.NotOnlyWhitespaceValidator"},
+    {"NAME": "dashboard.validators.RepetitionValidator"},
+    {"NAME": "dashboard.validators.KeyboardWalkValidator"},
 ]
 if "pytest" in sys.modules:
     # Tests create many users; the production hashers are slow on purpose.
@@ -122,6 +126,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# The address is the client's, not the proxy's: behind N trusted proxies (the README's TLS proxy is
+# one) it is the Nth from the right of X-Forwarded-For; with 0, X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
 
 # Idle timeout: a session ends 15 minutes after the person's last own request. A page's polls
 # (`X-Poll: 1`) do not renew it: dashboard.middleware.SessionActivityMiddleware renews the others.
