@@ -22,7 +22,17 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-prod
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-INSTALLED_APPS = [
+# Sandbox emulators of the five provider APIs; off in production unless asked for. The sandbox is
+# the provider, not the product: its app (and its tables) is installed only when it is on.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+
+
+def _installed_apps(*, sandbox_enabled: bool) -> list[str]:
+    """The product's apps, and the sandbox's after them when it is on (config/production.py too)."""
+    return _PRODUCT_APPS + (["sandbox"] if sandbox_enabled else [])
+
+
+_PRODUCT_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,8 +49,8 @@ INSTALLED_APPS = [
     "terminals",
     "payments",
     "credentials",
-    "sandbox",
 ]
+INSTALLED_APPS = _installed_apps(sandbox_enabled=SANDBOX_ENABLED)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -179,8 +189,6 @@ CELERY_BEAT_SCHEDULE = {
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
 }
 
-# Sandbox emulators of the five provider APIs; off in production unless asked for.
-SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 # Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
 SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
