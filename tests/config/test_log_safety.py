@@ -148,3 +148,22 @@ def test_gunicorns_access_log_names_neither_the_basic_auth_user_nor_the_query(tm
     assert SECRET_USER not in text and SECRET_QUERY not in text, text
     assert not any(line.startswith("127.0.0.1 FORGED") for line in text.splitlines()), text
     assert "/nowhere\\n127.0.0.1 FORGED\\x00line" in text, text
+
+
+def test_celerys_own_handlers_escape_control_characters_too():
+    """Celery replaces the root logger's handlers in a worker; its signal hands them the filters."""
+    from celery import signals
+
+    import config.celery  # noqa: F401  (connects the signal handlers)
+
+    buffer = io.StringIO()
+    logger = logging.getLogger("tests.celery_probe")
+    handler = logging.StreamHandler(buffer)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        signals.after_setup_logger.send(sender=None, logger=logger, loglevel=logging.INFO)
+        logger.warning("task %s", "sync\n[2026-12-01 12:00:00: INFO] FORGED\x00")
+    finally:
+        logger.removeHandler(handler)
+    assert buffer.getvalue().splitlines() == ["task sync\\n[2026-12-01 12:00:00: INFO] FORGED\\x00"]
