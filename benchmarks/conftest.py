@@ -73,6 +73,8 @@ def gunicorn_url(transactional_db, settings):
     process = subprocess.Popen(
         [
             str(gunicorn),
+            "--config",
+            str(ROOT / "config" / "gunicorn.conf.py"),
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",

@@ -36,6 +36,16 @@ def _postmaster_socket_dir() -> str | None:
     return socket_dir
 
 
+def postgres_running() -> bool:
+    """Whether the embedded PostgreSQL of DATA_DIR runs (its postmaster is alive and listening)."""
+    return _postmaster_socket_dir() is not None
+
+
+def redis_running() -> bool:
+    """Whether the embedded Redis of DATA_DIR answers PING."""
+    return _redis_answers(redis_port())
+
+
 def ensure_postgres() -> dict:
     """Start the embedded PostgreSQL if needed; return Django DATABASES['default']."""
     socket_dir = _postmaster_socket_dir()

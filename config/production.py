@@ -19,10 +19,12 @@ if _missing:
     )
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import env  # noqa: E402
+from config.settings import _installed_apps, env  # noqa: E402
 
 DEBUG = False
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+# Computed again now that production has decided about the sandbox: off, its app is not installed.
+INSTALLED_APPS = _installed_apps(sandbox_enabled=SANDBOX_ENABLED)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

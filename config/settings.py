@@ -10,7 +10,7 @@ from pathlib import Path
 
 import environ
 
-from config import embedded
+from config import embedded, logsafety
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -22,7 +22,17 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-prod
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-INSTALLED_APPS = [
+# Sandbox emulators of the five provider APIs; off in production unless asked for. The sandbox is
+# the provider, not the product: its app (and its tables) is installed only when it is on.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+
+
+def _installed_apps(*, sandbox_enabled: bool) -> list[str]:
+    """The product's apps, and the sandbox's after them when it is on (config/production.py too)."""
+    return _PRODUCT_APPS + (["sandbox"] if sandbox_enabled else [])
+
+
+_PRODUCT_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,13 +49,15 @@ INSTALLED_APPS = [
     "terminals",
     "payments",
     "credentials",
-    "sandbox",
 ]
+INSTALLED_APPS = _installed_apps(sandbox_enabled=SANDBOX_ENABLED)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before authentication: a session idle for SESSION_COOKIE_AGE ends; polls are not activity.
+    "dashboard.middleware.SessionActivityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -108,6 +120,10 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Twelve spaces, `aaaaaaaaaaaa` and `qwertyuiopas` pass the four above.
+    {"NAME": "dashboard.validators.NotOnlyWhitespaceValidator"},
+    {"NAME": "dashboard.validators.RepetitionValidator"},
+    {"NAME": "dashboard.validators.KeyboardWalkValidator"},
 ]
 if "pytest" in sys.modules:
     # Tests create many users; the production hashers are slow on purpose.
@@ -125,9 +141,15 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "dashboard.forms.axes_username"
 
-# Idle timeout: the session cookie lives 15 minutes and every request renews it.
+# The address is the client's, not the proxy's: behind N trusted proxies (the README's TLS proxy is
+# one) it is the Nth from the right of X-Forwarded-For; with 0, X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
+
+# Idle timeout: a session ends 15 minutes after the person's last own request. A page's polls
+# (`X-Poll: 1`) do not renew it: dashboard.middleware.SessionActivityMiddleware renews the others.
 SESSION_COOKIE_AGE = 15 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -181,8 +203,6 @@ CELERY_BEAT_SCHEDULE = {
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
 }
 
-# Sandbox emulators of the five provider APIs; off in production unless asked for.
-SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 # Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
 SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
@@ -200,7 +220,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler escapes control characters and logs a refused request as one line.
+    "filters": logsafety.FILTERS,
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": logsafety.HANDLER_FILTERS,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -47,15 +48,24 @@ class Scoped:
 scoped = Scoped
 
 
+SESSION_ENDED = "session-ended"
+SESSION_ENDED_MESSAGE = "Your session ended, please log in again."
+
+
 def _login_redirect(request):
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+    htmx = getattr(request, "htmx", False)
+    if settings.SESSION_COOKIE_NAME in request.COOKIES and not htmx:
         # A session cookie that no longer opens a session: it expired (idle timeout) or was ended.
-        messages.info(request, "Your session ended, please log in again.")
+        # (An HTMX request says so through `reason`, read by the login view.)
+        messages.info(request, SESSION_ENDED_MESSAGE)
     login_url = resolve_url(settings.LOGIN_URL)
-    if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(
-            f"{login_url}?next={request.htmx.current_url_abs_path or '/'}"
+    if htmx:
+        # A partial of a page that was open (a poll, a button): the whole page goes to the login
+        # page, which says why, instead of a login form swapped into a badge.
+        query = urlencode(
+            {"next": request.htmx.current_url_abs_path or "/", "reason": SESSION_ENDED}
         )
+        return HttpResponseClientRedirect(f"{login_url}?{query}")
     return redirect_to_login(request.get_full_path(), login_url)
 
 

@@ -1,3 +1,4 @@
+import time
 import zoneinfo
 
 from django.utils import timezone
@@ -17,4 +18,46 @@ class TimezoneMiddleware:
             timezone.activate(zoneinfo.ZoneInfo(tz_name)) if tz_name else timezone.deactivate()
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
+        return self.get_response(request)
+
+
+POLL_HEADER = "X-Poll"
+LAST_ACTIVITY_KEY = "_last_activity"
+
+
+def is_poll(request) -> bool:
+    """A request the page made on its own: every element with `hx-trigger="every …"` carries
+    `hx-headers='{"X-Poll": "1"}'` (tests/dashboard/test_sessions.py checks every template)."""
+    return request.headers.get(POLL_HEADER) == "1"
+
+
+class SessionActivityMiddleware:
+    """Only a person's own requests keep a session alive; a page's polls do not.
+
+    `SESSION_SAVE_EVERY_REQUEST` is off, so a session is saved (and its expiry moved
+    `SESSION_COOKIE_AGE` ahead) only when it changes. A request that is not a poll stamps the
+    session's last activity, which changes it; a poll leaves it alone. A session whose last activity is
+    older than the idle limit ends here even if something else saved it since (a view writing to the
+    session during a poll). The next poll of an ended session is answered by the access policy with
+    an `HX-Redirect` to the login page saying the session ended.
+
+    Sits after SessionMiddleware and before AuthenticationMiddleware, so a session it ends is
+    anonymous for everything after it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.contrib.auth import SESSION_KEY
+
+        session = request.session
+        if session.get(SESSION_KEY) is not None:
+            now = int(time.time())
+            last = session.get(LAST_ACTIVITY_KEY)
+            if last is not None and now - last >= settings.SESSION_COOKIE_AGE:
+                session.flush()
+            elif not is_poll(request):
+                session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)

@@ -1,5 +1,6 @@
 """The only code that changes tenancy state. Keyword-only, named <entity>_<verb>."""
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -109,6 +110,8 @@ def user_create_with_membership(
     merchant=None,
     store=None,
 ) -> User:
+    # Every password set passes AUTH_PASSWORD_VALIDATORS (ValidationError otherwise), as in the views.
+    validate_password(password, user=User(email=email, full_name=full_name))
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
     Membership.objects.create(
         user=user, role=role, reseller=reseller, merchant=merchant, store=store

@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 
 from dashboard import services
-from dashboard.access import access, public, scoped
+from dashboard.access import SESSION_ENDED, SESSION_ENDED_MESSAGE, access, public, scoped
 from dashboard.forms import LoginForm, MerchantForm, ResellerForm, StoreForm
 from dashboard.models import Merchant, Reseller, Store
 
@@ -31,8 +31,16 @@ def _saved(form, save):
 
 # --- accounts -------------------------------------------------------------------------------------
 
+
+class _LoginView(auth_views.LoginView):
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("reason") == SESSION_ENDED:
+            messages.info(request, SESSION_ENDED_MESSAGE)
+        return super().get(request, *args, **kwargs)
+
+
 login = public("the login page")(
-    auth_views.LoginView.as_view(
+    _LoginView.as_view(
         template_name="registration/login.html",
         authentication_form=LoginForm,
         redirect_authenticated_user=True,

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from home.demo_data import (
@@ -14,6 +15,9 @@ class Command(BaseCommand):
     help = "Load the demo organisation (idempotent: a second run reuses what exists)."
 
     def handle(self, *args, **options):
+        if not settings.SANDBOX_ENABLED:
+            # Every demo provider account lives in the sandbox, whose app is installed only when on.
+            raise CommandError("The demo needs the sandbox: set SANDBOX_ENABLED=1.")
         with transaction.atomic():
             logins = load_demo_data()
             accounts = load_demo_provider_accounts()

@@ -2,6 +2,11 @@
 
 Each child runs in its own session so that Ctrl-C reaches only this supervisor, which then stops the
 children in order, waits for them, and stops the embedded PostgreSQL and Redis it relies on.
+
+The supervisor heals the demo while it runs: an embedded PostgreSQL or Redis that stops is started
+again, and a web, worker or beat process that exits is restarted; each is said in its output
+("PostgreSQL stopped; restarting it.", "worker exited with -9; restarting it."). A process that
+exits five times within a minute stops the demo instead of restarting for ever.
 """
 
 import contextlib
@@ -19,6 +24,9 @@ from django.core.management.base import BaseCommand
 
 from config import embedded
 from home.demo_data import DEMO_PASSWORD, USERS, place_demo_terminals
+
+# Shared by every starter of gunicorn: the access-log format without secrets, escaped lines.
+GUNICORN_CONF = settings.BASE_DIR / "config" / "gunicorn.conf.py"
 
 
 class Command(BaseCommand):
@@ -38,6 +46,8 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
+                "--config",
+                str(GUNICORN_CONF),
                 "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
@@ -90,6 +100,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        exits: dict[str, list[float]] = {name: [] for name in commands}
+        self._down: set[str] = set()  # embedded servers found stopped, not yet running again
+        self._next_try: dict[str, float] = {}
         try:
             for name, argv in commands.items():
                 children[name] = subprocess.Popen(argv, env=env, start_new_session=True)
@@ -99,12 +112,27 @@ class Command(BaseCommand):
             if not stopping:
                 self._banner(url)
             while not stopping:
+                self._heal_embedded_servers(python, env)
                 for name, child in children.items():
-                    if child.poll() is not None:
-                        self.stderr.write(
-                            f"{name} exited with {child.returncode}; stopping the demo."
+                    if stopping or child.poll() is None:
+                        continue
+                    now = time.monotonic()
+                    exits[name] = [t for t in exits[name] if now - t < 60] + [now]
+                    if len(exits[name]) >= 5:
+                        self._say(
+                            f"{name} exited with {child.returncode} five times within a minute; "
+                            "stopping the demo.",
+                            error=True,
                         )
                         stopping = True
+                        continue
+                    self._say(f"{name} exited with {child.returncode}; restarting it.", error=True)
+                    with contextlib.suppress(ProcessLookupError):  # what is left of its group
+                        os.killpg(child.pid, signal.SIGKILL)
+                    children[name] = subprocess.Popen(
+                        commands[name], env=env, start_new_session=True
+                    )
+                    self._say(f"{name} restarted.")
                 time.sleep(0.5)
         finally:
             self.stdout.write("Stopping web, worker and beat…")
@@ -126,6 +154,42 @@ class Command(BaseCommand):
             if not os.environ.get("DATABASE_URL"):
                 embedded.stop_postgres()
             self.stdout.write("Demo stopped; no process left running.")
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        stream = self.stderr if error else self.stdout
+        stream.write(message)
+        stream.flush()
+
+    def _heal_embedded_servers(self, python: str, env: dict) -> None:
+        """Starts again an embedded PostgreSQL or Redis that stopped (not when DATABASE_URL or
+        REDIS_URL names another server). Each start runs in a fresh process: pgserver remembers
+        the server it started in this one and would not start it again."""
+        servers = (
+            ("PostgreSQL", "DATABASE_URL", embedded.postgres_running, "ensure_postgres"),
+            ("Redis", "REDIS_URL", embedded.redis_running, "ensure_redis"),
+        )
+        for name, url_variable, running, starter in servers:
+            if os.environ.get(url_variable) or running():
+                continue
+            if name not in self._down:
+                self._down.add(name)
+                self._say(f"{name} stopped; restarting it.", error=True)
+            if time.monotonic() < self._next_try.get(name, 0):
+                continue
+            # A killed postmaster's backends may hold its shared memory for a moment: try again.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run(
+                    [python, "-c", f"from config import embedded; embedded.{starter}()"],
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    capture_output=True,
+                    timeout=60,
+                )
+            if running():
+                self._down.discard(name)
+                self._say(f"{name} is running again.")
+            else:
+                self._next_try[name] = time.monotonic() + 2
 
     def _wait_healthy(self, url: str, should_stop) -> None:
         deadline = time.monotonic() + 120
