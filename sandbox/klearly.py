@@ -69,14 +69,13 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from functools import wraps
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import conf, faults, services, webhooks
+from sandbox import amounts, conf, faults, services, webhooks
 from sandbox.models import (
     CanceledBy,
     PaymentKind,
@@ -157,7 +156,6 @@ ABORTED = "aborted"
 EXPIRED = "expired"
 STATUS_WORDS = (PENDING, SUCCEEDED, FAILED, CANCELLED, ABORTED, EXPIRED)
 
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 BRANDS = {"Visa": "visa", "MasterCard": "mastercard", "Discover": "discover"}
 DECLINED_MESSAGE = "Declined by the card issuer"
 
@@ -395,7 +393,7 @@ def _validate(body: dict) -> str:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         return "amount must be a positive integer in minor units."
     currency = body.get(WIRE["request.currency"])
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not amounts.is_currency(currency):
         return "currency must be an ISO 4217 code."
     if body.get(WIRE["request.type"], WIRE["type.sale"]) not in (
         WIRE["type.sale"],
