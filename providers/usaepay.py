@@ -256,6 +256,8 @@ class UsaepayProvider(Provider):
             "block_offline": True,  # fail at once (21145) instead of waiting for the device
             "orderid": req.reference,
         }
+        # USAePay documents a limit only for `invoice` (11 characters), which is not sent;
+        # `orderid` is our reference (at most 24) and `description` has no documented limit.
         if req.description:
             body["description"] = req.description
         response = self._send("POST", "paymentengine/payrequests", json=body, moves_money=True)
