@@ -191,6 +191,9 @@ class TerminalInfo:
     online: bool | None  # None: the provider cannot tell
     status_text: str
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # True: the provider's read says the terminal is busy with another transaction; None: its
+    # read does not say (USAePay, Payroc, KOMOJU and Integra document no busy word on a read).
+    busy: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ Everything at wire level. The sandbox speaks exactly the format the dashboard's 
   unknown or expired token is 401 `unauthorized`.
 * **Terminals**: `GET terminals` -> `{"data": [terminal…]}` of the connected (online) devices
   only; `GET terminals/{id}` -> `{id, name, model, serialNumber, status}` whether connected or not,
-  `status` "active" while connected, "inactive" otherwise; unknown: 404 `terminal_not_found`.
+  `status` "active" while connected, "busy" while connected with the busy switch on (a payment
+  started elsewhere; assumed, as every Klearly word), "inactive" otherwise; unknown: 404
+  `terminal_not_found`.
 * **Payments**: `POST payments` with `{deviceId, type: "sale" | "refund", amount (integer minor
   units), currency, description?, metadata: {storeId, posPaymentId, posMerchantId}}` -> 201
   payment; `GET payments/{id}` -> `{id, deviceId, type, status, amount, currency, description,
@@ -103,6 +105,8 @@ WIRE: dict[str, str] = {
     "terminal.serial": "serialNumber",
     "terminal.status": "status",
     "terminal.status.connected": "active",
+    # assumed like every Klearly word: connected, but busy with a payment started elsewhere
+    "terminal.status.busy": "busy",
     "payments.path": "payments",
     "payment.path": "payments/{id}",
     "abort.path": "payments/{id}/abort",
@@ -345,7 +349,13 @@ def _terminal_object(device: SandboxDevice) -> dict:
             part for part in (device.manufacturer, device.model) if part
         ),
         WIRE["terminal.serial"]: device.serial,
-        WIRE["terminal.status"]: WIRE["terminal.status.connected"] if device.online else "inactive",
+        WIRE["terminal.status"]: (
+            "inactive"
+            if not device.online
+            else WIRE["terminal.status.busy"]
+            if device.busy
+            else WIRE["terminal.status.connected"]
+        ),
     }
 
 

@@ -84,6 +84,9 @@ def status_from_info(info: TerminalInfo, capabilities: Capabilities, api: str) -
         if not capabilities.reports_online:
             return TerminalStatus.UNKNOWN, f"{api} does not report whether a terminal is online."
         return TerminalStatus.UNKNOWN, f"{api} did not say whether this terminal is online."
+    if info.online and info.busy:
+        word = f" (“{info.status_text}”)" if info.status_text else ""
+        return TerminalStatus.BUSY, f"{api} reports it busy with another transaction{word}."
     if info.online:
         return TerminalStatus.ONLINE, ""
     word = f" (“{info.status_text}”)" if info.status_text else ""
