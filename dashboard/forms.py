@@ -1,5 +1,6 @@
 import zoneinfo
 
+import iso4217
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -7,14 +8,13 @@ from dashboard.models import Merchant, Reseller, Store, normalise_email
 from dashboard.names import clash_message, clean_display_name, name_clash
 from dashboard.services import store_merchant_change_refusal
 
-_CURRENCIES = [
-    ("USD", "USD"),
-    ("EUR", "EUR"),
-    ("GBP", "GBP"),
-    ("DKK", "DKK"),
-    ("JPY", "JPY"),
-    ("CAD", "CAD"),
-]
+# Every ISO 4217 currency with a minor unit, from the `iso4217` package: the one table the
+# adapters (providers/money.py) and the emulators (sandbox/amounts.py) read too.
+_CURRENCIES = sorted(
+    (currency.code, f"{currency.code} ({currency.currency_name})")
+    for currency in iso4217.Currency
+    if currency.exponent is not None
+)
 _TIME_ZONES = [
     (tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"
 ]

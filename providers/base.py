@@ -44,6 +44,7 @@ from providers.errors import (
     UnsupportedOperation,
 )
 from providers.http import json_object, make_client, transport_errors
+from providers.money import check_amount
 
 # The official Payroc SDK re-fetches its bearer token 2 minutes before expiry.
 TOKEN_REFRESH_MARGIN = timedelta(minutes=2)
@@ -218,6 +219,9 @@ class TerminalInfo:
     online: bool | None  # None: the provider cannot tell
     status_text: str
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # True: the provider's read says the terminal is busy with another transaction; None: its
+    # read does not say (USAePay, Payroc, KOMOJU and Integra document no busy word on a read).
+    busy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -269,8 +273,7 @@ class StartRequest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", PaymentKind(self.kind))
-        _check_amount(self.amount_minor)
-        _check_currency(self.currency)
+        _check_money(self.amount_minor, self.currency)
         _check_idempotency_key(self.idempotency_key)
         _check_reference(self.reference)
         if not self.terminal_ref:
@@ -295,8 +298,7 @@ class RefundRequest:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check_amount(self.amount_minor)
-        _check_currency(self.currency)
+        _check_money(self.amount_minor, self.currency)
         _check_idempotency_key(self.idempotency_key)
         _check_reference(self.reference)
         if not self.original_transaction_ref:
@@ -650,21 +652,12 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _check_amount(amount_minor: int) -> None:
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise InvalidRequest("Amounts are integer minor units.")
-    if amount_minor <= 0:
-        raise InvalidRequest("The amount must be greater than zero.")
-
-
-def _check_currency(currency: str) -> None:
-    if (
-        not isinstance(currency, str)
-        or len(currency) != 3
-        or not currency.isalpha()
-        or not currency.isupper()
-    ):
-        raise InvalidRequest(f"{currency!r} is not an ISO 4217 currency code.")
+def _check_money(amount_minor: int, currency: str) -> None:
+    """The one validator of ``providers.money``, its refusal as an InvalidRequest."""
+    try:
+        check_amount(amount_minor, currency)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def _check_idempotency_key(key: str) -> None:

@@ -110,7 +110,9 @@ WIRE: dict[str, str] = {
     "terminal.model": "model",
     "terminal.serial": "serialNumber",
     "terminal.status": "status",
-    "terminal.status.connected": "active",  # any other word: not connected
+    "terminal.status.connected": "active",  # connected; "busy" too, any other word: not
+    # assumed like every Klearly word: connected, but busy with a payment started elsewhere
+    "terminal.status.busy": "busy",
     # -- payments -------------------------------------------------------------
     # POST payments.path with Idempotency-Key -> payment (a refund adds ?transactionId=)
     # body {"deviceId", "type", "amount", "currency", "description"?, "metadata"}
@@ -543,8 +545,9 @@ def _terminal_info(terminal: dict[str, Any], *, listed: bool) -> TerminalInfo:
     if not isinstance(terminal_id, str) or not terminal_id:
         raise UnexpectedResponse("Klearly sent a terminal without an id.")
     status = terminal.get(WIRE["terminal.status"])
+    busy = status == WIRE["terminal.status.busy"]
     if isinstance(status, str):
-        online = status == WIRE["terminal.status.connected"]
+        online = status in (WIRE["terminal.status.connected"], WIRE["terminal.status.busy"])
     else:
         online = listed  # GET terminals lists connected devices only
     return TerminalInfo(
@@ -555,4 +558,5 @@ def _terminal_info(terminal: dict[str, Any], *, listed: bool) -> TerminalInfo:
         online=online,
         status_text=status if isinstance(status, str) else ("active" if online else ""),
         raw=terminal,
+        busy=busy,
     )

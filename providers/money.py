@@ -8,6 +8,10 @@ This module is the only place that converts them:
 * decimal strings like ``"8.88"``: USAePay and MobilePay via Integra.
 
 Floats are refused everywhere: binary fractions cannot hold money exactly.
+``check_amount`` is the one amount-and-currency validator of the dashboard side
+(request dataclasses, wire conversions, forms); the exponents come from the
+``iso4217`` package, which the sandbox's emulators read too (``sandbox/amounts.py``:
+the sandbox never imports this package, so both read the same third-party table).
 
 Amounts read from a provider's answer go through ``read_integer_amount`` or
 ``read_decimal_amount``: an amount that is missing or unreadable there is None
@@ -20,37 +24,68 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# ISO 4217 minor-unit exponents that differ from the usual two decimals.
-MINOR_UNIT_EXPONENTS: dict[str, int] = {
-    "JPY": 0,
-    "KRW": 0,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-}
-DEFAULT_MINOR_UNIT_EXPONENT = 2
+import iso4217
 
+# Exponents come from ISO 4217 itself (the maintained `iso4217` package, its table as
+# published by the ISO 4217 maintenance agency), never from a list of our own. ISO says
+# ISK and CLP have no minor unit (exponent 0); some providers and card networks still
+# count them in hundredths, and an adapter whose provider does so must say it in its own
+# wire code. Codes without a minor unit in ISO (gold XAU, the test code XTS, XXX) are no
+# currency a terminal can charge, and are refused like unknown ones.
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+# code -> exponent, for every ISO 4217 currency that has one (JPY 0, USD 2, BHD 3, CLF 4).
+MINOR_UNIT_EXPONENTS: dict[str, int] = {
+    currency.code: currency.exponent
+    for currency in iso4217.Currency
+    if currency.exponent is not None
+}
+ISO4217_PUBLISHED = iso4217.__published__
+
+
+def check_currency(currency: Any) -> str:
+    """The currency, when it is an ISO 4217 code with a minor unit; else ValueError (shown as is)."""
+    if (
+        not isinstance(currency, str)
+        or not _CURRENCY_CODE.match(currency)
+        or currency not in MINOR_UNIT_EXPONENTS
+    ):
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency code.")
+    return currency
+
+
+def check_amount(amount_minor: Any, currency: Any, *, allow_zero: bool = False) -> int:
+    """The one amount validator: integer minor units (never a float or a bool) in an ISO 4217
+    currency, greater than zero (or zero too when ``allow_zero``). Returns the amount.
+
+    TypeError for something that is not an integer, ValueError for the rest; the messages
+    are fit to show to a user. The request dataclasses, the adapters' wire conversions and
+    the forms all check with this function.
+    """
+    check_currency(currency)
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise TypeError("Amounts are integer minor units.")
+    if amount_minor < 0 or (amount_minor == 0 and not allow_zero):
+        raise ValueError("The amount must be greater than zero.")
+    return amount_minor
+
+
 def minor_unit_exponent(currency: str) -> int:
-    """Number of decimals of ``currency`` (JPY 0, USD 2, KWD 3)."""
-    return MINOR_UNIT_EXPONENTS.get(_checked_currency(currency), DEFAULT_MINOR_UNIT_EXPONENT)
+    """Number of decimals of ``currency`` in ISO 4217 (JPY 0, CLP 0, ISK 0, USD 2, BHD 3)."""
+    return MINOR_UNIT_EXPONENTS[check_currency(currency)]
 
 
 def to_integer_minor_units(amount_minor: int, currency: str) -> int:
     """Wire form for Payroc and KOMOJU: the integer itself, checked (4999 USD -> 4999)."""
-    _checked_currency(currency)
-    return _checked_amount(amount_minor)
+    return check_amount(amount_minor, currency, allow_zero=True)
 
 
 def to_decimal_string(amount_minor: int, currency: str) -> str:
     """Wire form for USAePay and Integra: 888 USD -> "8.88", 1000 JPY -> "1000"."""
+    amount = check_amount(amount_minor, currency, allow_zero=True)
     exponent = minor_unit_exponent(currency)
-    amount = _checked_amount(amount_minor)
     if exponent == 0:
         return str(amount)
     units, fraction = divmod(amount, 10**exponent)
@@ -59,7 +94,7 @@ def to_decimal_string(amount_minor: int, currency: str) -> str:
 
 def from_integer_minor_units(value: int | str, currency: str) -> int:
     """Parse an integer wire amount (Payroc, KOMOJU); negative values are allowed (refunds)."""
-    _checked_currency(currency)
+    check_currency(currency)
     if isinstance(value, bool | float):
         raise TypeError("money amounts must not be floats or booleans")
     if isinstance(value, str):
@@ -128,17 +163,3 @@ def read_decimal_amount(value: Any, currency: str) -> int | None:
         return from_decimal_string(value, currency)
     except (TypeError, ValueError):
         return None
-
-
-def _checked_amount(amount_minor: int) -> int:
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise TypeError(f"amounts are integer minor units, got {type(amount_minor).__name__}")
-    if amount_minor < 0:
-        raise ValueError("amounts sent to a provider must not be negative")
-    return amount_minor
-
-
-def _checked_currency(currency: str) -> str:
-    if not isinstance(currency, str) or not _CURRENCY_CODE.match(currency):
-        raise ValueError(f"not an ISO 4217 currency code: {currency!r}")
-    return currency

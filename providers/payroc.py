@@ -86,7 +86,11 @@ LONG_POLL_TIMEOUT = httpx.Timeout(connect=5.0, read=65.0, write=10.0, pool=5.0)
 QUICK_LOOK_TIMEOUT = httpx.Timeout(connect=5.0, read=5.0, write=10.0, pool=5.0)
 
 DEVICE_PAGE_SIZE = 100  # the documented maximum of GET /devices
-REFERENCED_REFUND_DESCRIPTION_MAX = 100  # referencedRefund.description maxLength
+# Free-text limits of the OpenAPI file (maxLength, in characters). A description is a note for
+# receipts and reports, so a longer one is cut at the limit rather than failing the payment; the
+# orderId (24) is our reference and is refused when longer (StartRequest / RefundRequest check it).
+ORDER_DESCRIPTION_MAX = 1024  # paymentInstructionOrder / refundInstructionOrder .description
+REFERENCED_REFUND_DESCRIPTION_MAX = 100  # referencedRefund.description (minLength 1)
 
 # Payroc's status words -> our states, in one table. Keys are (field, word):
 #   instruction       deviceInstruction.status; None = the linked payment or refund decides
@@ -281,7 +285,7 @@ class PayrocProvider(BearerTokenAdapter):
         )
 
     def refund(self, req: RefundRequest) -> PaymentResult:
-        description = req.description or f"Refund for order {req.reference}"
+        description = req.description.strip() or f"Refund for order {req.reference}"
         body = {
             "amount": to_integer_minor_units(req.amount_minor, req.currency),
             "description": description[:REFERENCED_REFUND_DESCRIPTION_MAX],
@@ -308,14 +312,15 @@ class PayrocProvider(BearerTokenAdapter):
         }
         card_read_on_device = {"entryMethod": "deviceRead"}
         if req.kind is PaymentKind.REFUND:
-            order["description"] = req.description or f"Refund for order {req.reference}"
+            description = req.description or f"Refund for order {req.reference}"
+            order["description"] = description[:ORDER_DESCRIPTION_MAX]
             return {
                 "processingTerminalId": terminal_id,
                 "order": order,
                 "customizationOptions": card_read_on_device,
             }
         if req.description:
-            order["description"] = req.description
+            order["description"] = req.description[:ORDER_DESCRIPTION_MAX]
         return {
             "processingTerminalId": terminal_id,
             "order": order,

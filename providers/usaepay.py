@@ -52,6 +52,7 @@ import base64
 import hashlib
 import secrets
 import string
+import unicodedata
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -251,9 +252,13 @@ class UsaepayProvider(ProviderAdapter):
         return _terminal_info(self._json_object(response))
 
     def rename_terminal(self, ref: str, *, name: str) -> TerminalInfo:
-        # USAePay keeps only letters, digits, spaces and dashes of the name.
+        # USAePay keeps only letters, digits, spaces and dashes of the name and drops the rest
+        # without a word (usaepay.md 3.1): a name that would lose a letter is refused here.
         if not name.strip():
             raise InvalidRequest("The terminal needs a name.")
+        refusal = _name_refusal(name.strip())
+        if refusal:
+            raise InvalidRequest(refusal)
         response = self._send(
             "PUT", f"paymentengine/devices/{quote(ref, safe='')}", json={"name": name.strip()}
         )
@@ -272,6 +277,8 @@ class UsaepayProvider(ProviderAdapter):
             "block_offline": True,  # fail at once (21145) instead of waiting for the device
             "orderid": req.reference,
         }
+        # USAePay documents a limit only for `invoice` (11 characters), which is not sent;
+        # `orderid` is our reference (at most 24) and `description` has no documented limit.
         if req.description:
             body["description"] = req.description
         response = self._send("POST", "paymentengine/payrequests", json=body, moves_money=True)
@@ -521,6 +528,37 @@ class UsaepayProvider(ProviderAdapter):
         raise_for_common_status(
             response, self.api_name, text, moves_money=moves_money, provider_code=error_code
         )
+
+
+# The characters USAePay keeps in a device name: ASCII letters, digits, spaces and dashes.
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + " -")
+
+
+def _name_refusal(name: str) -> str | None:
+    """Why USAePay cannot store `name`, or None when it can.
+
+    USAePay drops every other character without a word. Dropped punctuation ("Patio #2!" is
+    saved as "Patio 2") is said after the rename; a dropped letter or digit of another script
+    ("Café", "מסוף") would change the name itself, so such a name is refused before the call.
+    """
+    kept = "".join(ch for ch in name if ch in _NAME_CHARACTERS).strip()
+    if not kept:
+        return (
+            "USAePay keeps only the letters A to Z, digits, spaces and dashes of a terminal name, "
+            "and none would remain of this one. Choose a name written with them."
+        )
+    lost = list(
+        dict.fromkeys(
+            ch for ch in name if ch not in _NAME_CHARACTERS and unicodedata.category(ch)[0] in "LN"
+        )
+    )
+    if not lost:
+        return None
+    shown = ", ".join(f"“{ch}”" for ch in lost[:5]) + (" …" if len(lost) > 5 else "")
+    return (
+        "USAePay keeps only the letters A to Z, digits, spaces and dashes of a terminal name "
+        f"and would drop {shown}. Choose a name without them."
+    )
 
 
 def _terminal_info(device: dict[str, Any]) -> TerminalInfo:

@@ -1,35 +1,37 @@
-"""Minor units <-> the decimal text some wires use ("8.88"), and amounts as people read them."""
+"""Minor units <-> the decimal text some wires use ("8.88"), and amounts as people read them.
 
+The exponents come from ISO 4217 itself, through the maintained `iso4217` package: the same
+table the dashboard's adapters read (`providers/money.py`; the sandbox never imports it, so
+both sides read the one third-party table). ISO gives ISK and CLP no minor unit (exponent 0),
+whatever some card networks count; codes without a minor unit in ISO (XAU, XTS, XXX) are no
+currency a terminal charges, and `is_currency` says no to them.
+"""
+
+import re
 from decimal import Decimal, InvalidOperation
 
-# ISO 4217 currencies without a minor unit, and those with three decimals.
-ZERO_DECIMAL = frozenset(
-    {
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    }
-)
-THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+import iso4217
+
+_CODE = re.compile(r"^[A-Z]{3}$")
+
+# code -> exponent for every ISO 4217 currency that has one (JPY 0, USD 2, BHD 3).
+EXPONENTS: dict[str, int] = {
+    currency.code: currency.exponent
+    for currency in iso4217.Currency
+    if currency.exponent is not None
+}
+
+
+def is_currency(code: object) -> bool:
+    """Whether `code` is an ISO 4217 currency an emulator accepts (each answers in its own words)."""
+    return isinstance(code, str) and bool(_CODE.match(code)) and code in EXPONENTS
 
 
 def exponent(currency: str) -> int:
-    if currency in ZERO_DECIMAL:
-        return 0
-    return 3 if currency in THREE_DECIMAL else 2
+    """ISO 4217 decimals of `currency`; ValueError for a code that is not a currency."""
+    if not is_currency(currency):
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
+    return EXPONENTS[currency]
 
 
 def to_minor(value: object, currency: str) -> int:

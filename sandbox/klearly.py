@@ -30,7 +30,9 @@ Everything at wire level. The sandbox speaks exactly the format the dashboard's 
   unknown or expired token is 401 `unauthorized`.
 * **Terminals**: `GET terminals` -> `{"data": [terminal…]}` of the connected (online) devices
   only; `GET terminals/{id}` -> `{id, name, model, serialNumber, status}` whether connected or not,
-  `status` "active" while connected, "inactive" otherwise; unknown: 404 `terminal_not_found`.
+  `status` "active" while connected, "busy" while connected with the busy switch on (a payment
+  started elsewhere; assumed, as every Klearly word), "inactive" otherwise; unknown: 404
+  `terminal_not_found`.
 * **Payments**: `POST payments` with `{deviceId, type: "sale" | "refund", amount (integer minor
   units), currency, description?, metadata: {storeId, posPaymentId, posMerchantId}}` -> 201
   payment; `GET payments/{id}` -> `{id, deviceId, type, status, amount, currency, description,
@@ -69,14 +71,13 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from functools import wraps
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import conf, faults, services, webhooks
+from sandbox import amounts, conf, faults, services, webhooks
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -104,6 +105,8 @@ WIRE: dict[str, str] = {
     "terminal.serial": "serialNumber",
     "terminal.status": "status",
     "terminal.status.connected": "active",
+    # assumed like every Klearly word: connected, but busy with a payment started elsewhere
+    "terminal.status.busy": "busy",
     "payments.path": "payments",
     "payment.path": "payments/{id}",
     "abort.path": "payments/{id}/abort",
@@ -157,7 +160,6 @@ ABORTED = "aborted"
 EXPIRED = "expired"
 STATUS_WORDS = (PENDING, SUCCEEDED, FAILED, CANCELLED, ABORTED, EXPIRED)
 
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 BRANDS = {"Visa": "visa", "MasterCard": "mastercard", "Discover": "discover"}
 DECLINED_MESSAGE = "Declined by the card issuer"
 
@@ -347,7 +349,13 @@ def _terminal_object(device: SandboxDevice) -> dict:
             part for part in (device.manufacturer, device.model) if part
         ),
         WIRE["terminal.serial"]: device.serial,
-        WIRE["terminal.status"]: WIRE["terminal.status.connected"] if device.online else "inactive",
+        WIRE["terminal.status"]: (
+            "inactive"
+            if not device.online
+            else WIRE["terminal.status.busy"]
+            if device.busy
+            else WIRE["terminal.status.connected"]
+        ),
     }
 
 
@@ -395,7 +403,7 @@ def _validate(body: dict) -> str:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         return "amount must be a positive integer in minor units."
     currency = body.get(WIRE["request.currency"])
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not amounts.is_currency(currency):
         return "currency must be an ISO 4217 code."
     if body.get(WIRE["request.type"], WIRE["type.sale"]) not in (
         WIRE["type.sale"],

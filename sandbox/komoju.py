@@ -76,7 +76,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from functools import wraps
 
 from django.http import JsonResponse
@@ -84,7 +83,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import conf, faults, services, webhooks
+from sandbox import amounts, conf, faults, services, webhooks
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     PaymentStatus,
@@ -97,7 +96,6 @@ from sandbox.models import (
 
 IDEMPOTENCY_HEADER = "X-KOMOJU-IDEMPOTENCY"
 PAYMENT_TYPE = "credit_card_terminal"
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 SUCCESS = {"status": "success"}
 
 PUSH_NOT_PENDING = "Session must be pending to be pushed to the device."
@@ -478,7 +476,7 @@ def sessions(request, account):
         return _unprocessable(
             "The amount must be a positive integer.", "invalid_parameter", "amount"
         )
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not amounts.is_currency(currency):
         return _unprocessable("Unknown currency.", "invalid_parameter", "currency")
     if body.get("mode", "payment") != "payment":
         return _unprocessable(

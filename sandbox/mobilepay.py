@@ -88,7 +88,6 @@ dashboard's adapter (`providers/mobilepay.py`), copied into `ASSUMED` below, and
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from functools import wraps
 from xml.sax.saxutils import escape
@@ -112,7 +111,6 @@ from sandbox.models import (
 
 CREDENTIALS = frozenset({"accesstoken", "biocode", "previousaccesstoken"})
 DEFAULT_CURRENCY = "DKK"  # Integra: "Default is DKK"
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 XML_NAMESPACE = "http://schemas.datacontract.org/2004/07/_1SA_MobilePay_POS_ViewModels"
 ARRAYS_NAMESPACE = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
 
@@ -422,7 +420,7 @@ def _amount(params: Params, currency: str, *, required: bool = True) -> int | No
 
 def _currency(params: Params) -> str:
     currency = params.get("currencyCode") or DEFAULT_CURRENCY
-    if not CURRENCY.match(currency):
+    if not amounts.is_currency(currency):
         raise Failure(INVALID_CURRENCY)
     return currency
 

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 import uuid
 from functools import wraps
@@ -73,7 +72,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import conf, faults, services
+from sandbox import amounts, conf, faults, services
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     PaymentStatus,
@@ -89,7 +88,6 @@ POLL_INTERVAL_S = 0.2  # how often a held status call re-reads the database
 DEVICE_PAGE_MAX = 100  # GET /devices `limit` maximum (docs)
 DEVICE_PAGE_DEFAULT = 10
 TIMED_OUT_MESSAGE = "The device timed out waiting for the card"
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 ENTRY_METHODS = ("deviceRead", "manualEntry", "deviceReadOrManualEntry")
 
 # (status, type, title, detail) of the problems the spec documents.
@@ -379,7 +377,7 @@ def _instruction_errors(body: dict, account: SandboxAccount, *, refund: bool) ->
             )
         )
     currency = order.get("currency")
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not amounts.is_currency(currency):
         errors.append(
             (
                 "order.currency",

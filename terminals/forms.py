@@ -9,8 +9,11 @@ NO_STORE = "none"
 class RenameForm(forms.Form):
     name = forms.CharField(
         label="Name",
-        max_length=200,
+        max_length=NAME_MAX_LENGTH,
         strip=False,
+        error_messages={
+            "max_length": "Use at most %(limit_value)d characters (this has %(show_value)d)."
+        },
         widget=forms.TextInput(attrs={"maxlength": NAME_MAX_LENGTH, "autocomplete": "off"}),
         help_text=f"1 to {NAME_MAX_LENGTH} characters.",
     )

@@ -22,7 +22,7 @@ from django.utils import timezone
 from credentials.models import ProviderAccount
 from credentials.services import provider_for
 from providers.base import Capabilities, TerminalInfo
-from providers.errors import NotFound, ProviderError, RateLimited
+from providers.errors import InvalidRequest, NotFound, ProviderError, RateLimited
 from providers.registry import PROVIDER_CLASSES, capabilities_for, provider_class
 from terminals.models import (
     NAME_MAX_LENGTH,
@@ -84,6 +84,9 @@ def status_from_info(info: TerminalInfo, capabilities: Capabilities, api: str) -
         if not capabilities.reports_online:
             return TerminalStatus.UNKNOWN, f"{api} does not report whether a terminal is online."
         return TerminalStatus.UNKNOWN, f"{api} did not say whether this terminal is online."
+    if info.online and info.busy:
+        word = f" (“{info.status_text}”)" if info.status_text else ""
+        return TerminalStatus.BUSY, f"{api} reports it busy with another transaction{word}."
     if info.online:
         return TerminalStatus.ONLINE, ""
     word = f" (“{info.status_text}”)" if info.status_text else ""
@@ -175,6 +178,7 @@ def terminals_apply_list(
             continue
 
         dirty = False
+        old_provider_name = terminal.provider_name
         for field, value in (
             ("serial_number", info.serial[:100]),
             ("model", info.model[:100]),
@@ -184,13 +188,38 @@ def terminals_apply_list(
                 setattr(terminal, field, value)
                 dirty = True
         renamed_since = terminal.renamed_at is not None and terminal.renamed_at > fetched_at
-        if (
-            not terminal.name_is_local
-            and not renamed_since
-            and terminal.name != _display_name(info)
-        ):
-            terminal.name = _display_name(info)
-            dirty = True
+        listed_name = _display_name(info)
+        if not terminal.name_is_local and not renamed_since and terminal.name != listed_name:
+            if not info.name.strip():
+                # The provider has no name for it (any more): the dashboard keeps its name rather
+                # than putting the id in its place, and says so once, when the name went away.
+                if old_provider_name.strip():
+                    events.append(
+                        _event(
+                            terminal,
+                            EventKind.RENAMED,
+                            fetched_at,
+                            old_value=old_provider_name,
+                            new_value="",
+                            detail=(
+                                f"{api} lists this terminal without a name; the dashboard keeps "
+                                f"“{terminal.name}”."
+                            )[:300],
+                        )
+                    )
+            else:
+                events.append(
+                    _event(
+                        terminal,
+                        EventKind.RENAMED,
+                        fetched_at,
+                        old_value=terminal.name,
+                        new_value=listed_name,
+                        detail=f"Renamed at {api} (read by the terminal sync).",
+                    )
+                )
+                terminal.name = listed_name
+                dirty = True
         if not terminal.is_active:
             terminal.is_active = True
             terminal.deactivated_at = None
@@ -675,6 +704,9 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
             with provider_for(terminal.account) as adapter:
                 info = adapter.rename_terminal(terminal.provider_ref, name=name)
         except ProviderError as exc:
+            # An InvalidRequest without an HTTP status is the adapter's own refusal, before any
+            # call: a name the provider could not store as it is (USAePay drops "é", "☕", "מ").
+            not_sent = isinstance(exc, InvalidRequest) and exc.http_status is None
             TerminalEvent.objects.create(
                 terminal=terminal,
                 kind=EventKind.RENAME_FAILED,
@@ -682,13 +714,37 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
                 actor=actor,
                 old_value=old,
                 new_value=name,
-                detail=f"{api} refused: {exc.message}"[:300],
+                detail=(f"Not sent to {api}: " if not_sent else f"{api} refused: ")
+                + exc.message[:280],
             )
+            if not_sent:
+                raise RenameRefused(f"{exc.message} The name is unchanged.") from exc
             raise RenameRefused(
                 f"{api} did not rename the terminal: {exc.message} The name is unchanged."
             ) from exc
-        saved = _display_name(info) if info.name.strip() else name
         now = timezone.now()
+        if not info.name.strip():
+            # The provider answered without a name: ours is kept, in the dashboard only, and the
+            # next sync will not put the terminal's id in its place.
+            Terminal.objects.filter(pk=terminal.pk).update(
+                name=name, provider_name="", name_is_local=True, renamed_at=now
+            )
+            TerminalEvent.objects.create(
+                terminal=terminal,
+                kind=EventKind.RENAMED,
+                created_at=now,
+                actor=actor,
+                old_value=old,
+                new_value=name,
+                detail=f"{api} kept no name; shown in the dashboard only.",
+            )
+            terminal.refresh_from_db()
+            return RenameOutcome(
+                terminal,
+                False,
+                f"{api} kept no name for this terminal, so “{name}” is shown in the dashboard only.",
+            )
+        saved = _display_name(info)
         Terminal.objects.filter(pk=terminal.pk).update(
             name=saved, provider_name=info.name[:200], name_is_local=False, renamed_at=now
         )
@@ -699,7 +755,7 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
             actor=actor,
             old_value=old,
             new_value=saved,
-            detail=f"Renamed at {api}.",
+            detail=f"Renamed at {api}." if saved == name else f"{api} saved it as “{saved}”."[:300],
         )
         terminal.refresh_from_db()
         message = f"Renamed to “{saved}” at {api}."

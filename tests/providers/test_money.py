@@ -1,14 +1,22 @@
+import uuid
 from decimal import Decimal
 
+import iso4217
 import pytest
 
+from providers.base import PaymentKind, RefundRequest, StartRequest
+from providers.errors import InvalidRequest
 from providers.money import (
+    MINOR_UNIT_EXPONENTS,
+    check_amount,
+    check_currency,
     from_decimal_string,
     from_integer_minor_units,
     minor_unit_exponent,
     to_decimal_string,
     to_integer_minor_units,
 )
+from sandbox import amounts as sandbox_amounts
 
 
 @pytest.mark.parametrize(
@@ -108,3 +116,103 @@ def test_integer_parser_accepts_negative_refund_amounts_and_refuses_floats():
         from_integer_minor_units(49.99, "USD")
     with pytest.raises(ValueError):
         from_integer_minor_units("49.99", "USD")
+
+
+# -- one ISO 4217 table, from the iso4217 package --------------------------------------------------
+
+SIX = [("JPY", 0), ("CLP", 0), ("ISK", 0), ("USD", 2), ("DKK", 2), ("BHD", 3)]
+
+
+@pytest.mark.parametrize(("currency", "exponent"), SIX)
+def test_the_exponents_are_iso_4217s(currency, exponent):
+    # ISO 4217 gives ISK and CLP no minor unit, whatever some card networks count.
+    assert minor_unit_exponent(currency) == exponent
+    assert iso4217.Currency(currency).exponent == exponent
+
+
+@pytest.mark.parametrize(
+    ("amount_minor", "currency", "wire"),
+    [
+        (1000, "JPY", "1000"),
+        (1000, "CLP", "1000"),
+        (1000, "ISK", "1000"),
+        (1000, "USD", "10.00"),
+        (2701, "DKK", "27.01"),
+        (1234, "BHD", "1.234"),
+    ],
+)
+def test_the_six_currencies_go_to_decimal_wires_and_back(amount_minor, currency, wire):
+    assert to_decimal_string(amount_minor, currency) == wire
+    assert from_decimal_string(wire, currency) == amount_minor
+    assert to_integer_minor_units(amount_minor, currency) == amount_minor
+
+
+@pytest.mark.parametrize(
+    ("currency", "too_precise"), [("CLP", "10.5"), ("ISK", "1.5"), ("BHD", "1.2345")]
+)
+def test_a_decimal_wire_amount_finer_than_the_currency_is_refused(currency, too_precise):
+    with pytest.raises(ValueError, match="decimals"):
+        from_decimal_string(too_precise, currency)
+
+
+@pytest.mark.parametrize(("currency", "exponent"), SIX)
+def test_the_one_validator_accepts_a_positive_integer_in_each_currency(currency, exponent):
+    assert check_amount(1, currency) == 1
+    assert check_currency(currency) == currency
+
+
+@pytest.mark.parametrize("currency", ["JPY", "CLP", "ISK", "USD", "DKK", "BHD"])
+@pytest.mark.parametrize(
+    ("amount", "error", "words"),
+    [
+        (0, ValueError, "greater than zero"),
+        (-5, ValueError, "greater than zero"),
+        (10.5, TypeError, "integer minor units"),
+        (True, TypeError, "integer minor units"),
+        ("100", TypeError, "integer minor units"),
+    ],
+)
+def test_the_one_validator_refuses_what_is_not_an_amount(currency, amount, error, words):
+    with pytest.raises(error, match=words):
+        check_amount(amount, currency)
+
+
+@pytest.mark.parametrize("code", ["XYZ", "XAU", "XTS", "usd", "US", None])
+def test_the_one_validator_refuses_codes_that_are_no_chargeable_iso_currency(code):
+    with pytest.raises(ValueError, match="not an ISO 4217 currency code"):
+        check_amount(100, code)
+
+
+@pytest.mark.parametrize(("currency", "exponent"), SIX)
+def test_requests_are_checked_by_the_one_validator(currency, exponent):
+    key = str(uuid.uuid4())
+    StartRequest(
+        kind=PaymentKind.SALE,
+        terminal_ref="t1",
+        amount_minor=1000,
+        currency=currency,
+        idempotency_key=key,
+        reference="ORDER-1",
+    )
+    with pytest.raises(InvalidRequest, match="greater than zero"):
+        RefundRequest(
+            original_transaction_ref="tx",
+            amount_minor=0,
+            currency=currency,
+            idempotency_key=key,
+            reference="ORDER-1",
+        )
+    with pytest.raises(InvalidRequest, match="not an ISO 4217 currency code"):
+        StartRequest(
+            kind=PaymentKind.SALE,
+            terminal_ref="t1",
+            amount_minor=1000,
+            currency="XTS",
+            idempotency_key=key,
+            reference="ORDER-1",
+        )
+
+
+def test_the_adapters_and_the_emulators_read_the_same_table():
+    assert sandbox_amounts.EXPONENTS == MINOR_UNIT_EXPONENTS
+    assert {"JPY", "CLP", "ISK", "USD", "DKK", "BHD", "IQD", "KWD"} <= set(MINOR_UNIT_EXPONENTS)
