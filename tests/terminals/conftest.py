@@ -4,9 +4,7 @@ real HTTP through the live server), and terminals made directly for page tests."
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -127,14 +125,3 @@ def eager_celery():
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield app
     app.conf.update(task_always_eager=saved[0], task_eager_propagates=saved[1])
-
-
-def wait_until(check: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"condition not met within {timeout} s (last value: {result!r})")
-        time.sleep(interval)
