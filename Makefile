@@ -18,8 +18,12 @@ install: $(UV)
 demo: install
 	.venv/bin/python manage.py run_demo
 
+# Tests run in parallel (pytest-xdist): one process per core, at most 8; each has its own test
+# database (pytest-django suffixes it per worker) and its own embedded-Redis database number
+# (config/settings.py); the embedded servers themselves are shared. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
 test: install
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist worksteal
 
 lint: install
 	.venv/bin/ruff check .

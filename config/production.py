@@ -18,8 +18,9 @@ if _missing:
         f"Production needs these environment variables: {', '.join(_missing)}"
     )
 
+from config import logs  # noqa: E402
 from config.settings import *  # noqa: E402,F403
-from config.settings import _installed_apps, env  # noqa: E402
+from config.settings import LOGGING, _installed_apps, env  # noqa: E402
 
 DEBUG = False
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
@@ -35,3 +36,11 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
+
+# One JSON object a line (event, level, logger, timestamp, request_id; a traceback as `exception`),
+# for a log collector; LOG_JSON=false gives the readable lines of development.
+LOG_JSON = env.bool("LOG_JSON", default=True)
+LOGGING = {
+    **LOGGING,
+    "formatters": {**LOGGING["formatters"], "plain": logs.formatter(json=LOG_JSON)},
+}

@@ -4,13 +4,14 @@ Without DATABASE_URL / REDIS_URL the embedded PostgreSQL and Redis of config/emb
 (started on first use), so every `manage.py …` in the checkout works beside `make demo`.
 """
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 
-from config import embedded, logsafety
+from config import embedded, logs, logsafety
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -53,6 +54,7 @@ _PRODUCT_APPS = [
 INSTALLED_APPS = _installed_apps(sandbox_enabled=SANDBOX_ENABLED)
 
 MIDDLEWARE = [
+    "dashboard.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,13 +99,18 @@ else:
     DATABASES = {"default": embedded.ensure_postgres()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Tests use their own database numbers of the embedded Redis (one per pytest-xdist process: each
-# broker queue is then the test process's own), so a running demo's workers never answer them and
-# tests running in parallel never take each other's tasks.
-_TEST_REDIS_DB = 1 + int(env("PYTEST_XDIST_WORKER", default="gw0").removeprefix("gw") or 0) % 15
-REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis(
-    db=_TEST_REDIS_DB if "pytest" in sys.modules else 0
-)
+
+def _redis_db() -> int:
+    """The embedded Redis database: 0 for the demo; tests use their own, so a running demo's
+    workers never answer them, and each pytest-xdist worker one more (gw0 -> 1, gw1 -> 2, ...),
+    so one worker's Celery worker never takes, nor purges, another's tasks, broadcasts or cache."""
+    if "pytest" not in sys.modules:
+        return 0
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 1 + int(worker.removeprefix("gw"))
+
+
+REDIS_URL = env("REDIS_URL", default="") or embedded.ensure_redis(db=_redis_db())
 
 AUTH_USER_MODEL = "dashboard.User"
 AUTHENTICATION_BACKENDS = [
@@ -216,10 +223,14 @@ CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[]) or [
     embedded.development_credentials_key()
 ]
 
+# Every record (Django, Celery, httpx, ours) is rendered by structlog (config/logs.py): readable
+# key-value lines here, one JSON object a line in production (LOG_JSON), with the request id bound
+# by dashboard.middleware.RequestIdMiddleware.
+LOG_JSON = env.bool("LOG_JSON", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"plain": logs.formatter(json=LOG_JSON)},
     # Every handler escapes control characters and logs a refused request as one line.
     "filters": logsafety.FILTERS,
     "handlers": {
@@ -236,3 +247,6 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+logs.configure()
+# The worker keeps the handlers above rather than installing its own, so its lines look the same.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,8 +1,21 @@
+import os
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.factories import MerchantFactory, ResellerFactory, Role, StoreFactory, member
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped test fails: CI installs everything the suite needs, so a skip there
+    means a test that did not run while the report would count it as fine."""
+    report = yield
+    if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which allows no skip: {reason}"
+    return report
 
 
 @dataclass

@@ -6,7 +6,6 @@ exactly as in the demo: beat starts the due syncs, the worker reads the emulator
 HTMX partial shows what changed."""
 
 import re
-import time
 
 import pytest
 from celery.beat import EmbeddedService
@@ -153,11 +152,9 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     virtual.locator('[data-testid=switches] input[name="online"]').uncheck()
     virtual.get_by_role("button", name="Save switches").click()
     expect(virtual.get_by_text("Switches saved.")).to_be_visible()
-    switched_at = time.monotonic()
     virtual.close()
 
     expect(badge).to_have_attribute("data-status", "offline", timeout=15_000)
-    assert time.monotonic() - switched_at <= 15
     assert page.evaluate("window.__stillTheSamePage === true")  # no reload happened
     expect(badge).to_contain_text("offline · checked")
     screenshot("terminals-fleet-offline")

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
 from credentials.services import account_create, provider_for
-from providers.base import PaymentKind, StartRequest
+from providers.base import PaymentKind, Provider, StartRequest
+from providers.registry import provider_class
 from sandbox.models import SandboxDevice, SandboxPayment
 from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
 from tests.providers.payroc_openapi import validate_payroc_request
@@ -65,6 +66,18 @@ ACCOUNTS = {
     },
 }
 PROVIDERS = list(ACCOUNTS)
+
+
+def providers_where(condition: Callable[[type[Provider]], bool]) -> list[str]:
+    """The contract's providers whose adapter class meets `condition` (its capabilities, its base)."""
+    return [name for name in PROVIDERS if condition(provider_class(name))]
+
+
+def for_providers_where(condition: Callable[[type[Provider]], bool]):
+    """Runs a contract case only for the providers it applies to, so the report names exactly what
+    ran: `@for_providers_where(lambda adapter: adapter.capabilities.can_rename)`. A condition no
+    provider meets fails the collection (`empty_parameter_set_mark`), never a silent pass."""
+    return pytest.mark.parametrize("env", providers_where(condition), indirect=True)
 
 
 @dataclass
@@ -156,14 +169,4 @@ def env(request, sandbox_settings, tenant_a):
             validate_payroc_request(sent)
 
 
-def wait_until(predicate, *, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met before the deadline")
-
-
-__all__ = ["ContractEnv", "make_env", "wait_until", "httpx"]
+__all__ = ["ContractEnv", "for_providers_where", "make_env", "providers_where", "httpx"]

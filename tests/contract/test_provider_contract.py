@@ -26,7 +26,7 @@ from providers.recovery import start_exactly_once
 from sandbox.models import SandboxPayment
 from sandbox.scenarios import APPROVE
 from sandbox.services import account_expire_tokens, device_set_switches, payment_decide
-from tests.contract.conftest import make_env
+from tests.contract.conftest import for_providers_where, make_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,14 +49,21 @@ def settle(env, result):
     return result
 
 
+def has_expiring_tokens(adapter) -> bool:
+    return issubclass(adapter, BearerTokenAdapter)
+
+
+def refunds_on_the_terminal(adapter) -> bool:
+    return adapter.capabilities.refund_mode != "referenced"
+
+
+def reports_online(adapter) -> bool:
+    return adapter.capabilities.reports_online
+
+
+@for_providers_where(has_expiring_tokens)
 def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
     token = env.adapter.obtain_token()
-    if token is None:
-        # USAePay signs each request; KOMOJU and Integra use long-lived secrets: nothing to refresh.
-        assert not isinstance(env.adapter, BearerTokenAdapter)
-        assert env.adapter.list_terminals()
-        assert AccessToken.objects.filter(account=env.account).count() == 0
-        return
     assert token.expires_at > timezone.now() + timedelta(minutes=50)
     assert DatabaseTokenStore(env.account).load().access_token == token.access_token
     # Within two minutes of expiry the adapter fetches a new one before calling.
@@ -67,13 +74,18 @@ def test_tokens_are_obtained_cached_and_refreshed_before_expiry(env):
     assert DatabaseTokenStore(env.account).load().access_token != token.access_token
 
 
+@for_providers_where(lambda adapter: not has_expiring_tokens(adapter))
+def test_a_provider_without_expiring_tokens_calls_with_its_secret_and_stores_no_token(env):
+    # USAePay signs each request; KOMOJU and Integra use long-lived secrets: nothing to refresh
+    # (Integra's long-lived token is not refreshed but rotated: see the MobilePay token reset tests).
+    assert env.adapter.obtain_token() is None
+    assert {t.ref for t in env.adapter.list_terminals()} == {d.ref for d in env.devices}
+    assert AccessToken.objects.filter(account=env.account).count() == 0
+
+
+@for_providers_where(has_expiring_tokens)
 def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
-    if env.adapter.obtain_token() is None:
-        # No expiring token (and Integra's long-lived token is not refreshed but rotated: see
-        # the MobilePay token reset tests).
-        assert not isinstance(env.adapter, BearerTokenAdapter)
-        assert [t.ref for t in env.adapter.list_terminals()]
-        return
+    env.adapter.obtain_token()
     assert account_expire_tokens(account=env.sandbox_account) >= 1
     assert [t.ref for t in env.adapter.list_terminals()]
     assert AccessToken.objects.get(account=env.account).expires_at > timezone.now() + timedelta(
@@ -81,19 +93,26 @@ def test_a_token_the_provider_expired_early_is_refreshed_once_on_401(env):
     )
 
 
-def test_list_terminals_returns_every_device_with_honest_online_status(env):
+def test_list_terminals_returns_every_device(env):
     terminals = {t.ref: t for t in env.adapter.list_terminals()}
     assert set(terminals) == {d.ref for d in env.devices}
+
+
+@for_providers_where(reports_online)
+def test_list_terminals_reports_an_offline_device_honestly(env):
     device_set_switches(device=env.devices[1], online=False)
     terminals = {t.ref: t for t in env.adapter.list_terminals()}
-    if env.adapter.capabilities.reports_online:
-        assert terminals[env.devices[0].ref].online is True
-        # Klearly lists connected terminals only: an offline one is absent rather than offline.
-        assert env.devices[1].ref not in terminals or terminals[env.devices[1].ref].online is False
-    else:
-        assert {t.online for t in terminals.values()} == {None}, (
-            "a provider without status must not claim online"
-        )
+    assert terminals[env.devices[0].ref].online is True
+    # Klearly lists connected terminals only: an offline one is absent rather than offline.
+    assert env.devices[1].ref not in terminals or terminals[env.devices[1].ref].online is False
+
+
+@for_providers_where(lambda adapter: not reports_online(adapter))
+def test_a_provider_without_status_never_claims_online(env):
+    device_set_switches(device=env.devices[1], online=False)
+    terminals = {t.ref: t for t in env.adapter.list_terminals()}
+    assert set(terminals) == {d.ref for d in env.devices}
+    assert {t.online for t in terminals.values()} == {None}
 
 
 def test_sale_approved(env):
@@ -160,12 +179,15 @@ def test_refund_by_reference(env):
     assert original.refunded_amount == APPROVE_AMOUNT
 
 
+@for_providers_where(lambda adapter: not refunds_on_the_terminal(adapter))
+def test_a_refund_on_the_terminal_is_refused_where_refunds_are_by_reference_only(env):
+    with pytest.raises(UnsupportedOperation):
+        env.adapter.start_payment(env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
+    assert env.starts_total() == 0
+
+
+@for_providers_where(refunds_on_the_terminal)
 def test_refund_on_the_terminal(env):
-    if env.adapter.capabilities.refund_mode == "referenced":
-        with pytest.raises(UnsupportedOperation):
-            env.adapter.start_payment(env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND))
-        assert env.starts_total() == 0
-        return
     started = start_exactly_once(
         env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.REFUND)
     )

@@ -77,7 +77,7 @@ def test_run_demo_serves_reports_a_worker_and_stops_everything_on_ctrl_c(tmp_pat
                         break
             time.sleep(0.5)
         assert health and health[1] == 200 and health[0]["workers"] >= 1, health
-        with urllib.request.urlopen(url + "/accounts/login/", timeout=5) as response:
+        with urllib.request.urlopen(url + "/accounts/login/", timeout=30) as response:
             assert response.status == 200 and b"Log in" in response.read()
         names = " ".join(" ".join(p.cmdline()) for p in _ours(data_dir))
         for expected in ("postgres", "redis-server", "gunicorn", "celery", "beat"):

@@ -7,13 +7,13 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from sandbox import services
 from sandbox.emulators import EmulatorName
+from tests.waiting import wait_until
 
 PAYROC_API_KEY = "sandbox-payroc-key-0001"
 PAYROC_TERMINAL_ID = "1234001"
@@ -28,18 +28,6 @@ def quick_sandbox(settings):
     settings.SANDBOX_MAGIC_DELAY_S = 0
     settings.SANDBOX_PAYROC_LONG_POLL_S = 1
     settings.SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S = 120
-
-
-def wait_until(check: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05):
-    """Polls `check` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"condition not met within {timeout} s (last value: {result!r})")
-        time.sleep(interval)
 
 
 def new_key() -> str:
@@ -441,7 +429,8 @@ def klearly(klearly_account, klearly_device, klearly_base):
 
 class WebhookReceiver:
     """A tiny HTTP server standing in for the dashboard's webhook endpoint: it records every POST
-    (headers, raw body, arrival time) and answers `status`, after `delay_s`."""
+    (headers, raw body, arrival time) and answers `status`; after `hold()` it keeps each request
+    waiting, unrecorded and unanswered, until `release()`."""
 
     def __init__(self):
         import threading
@@ -450,14 +439,14 @@ class WebhookReceiver:
         receiver = self
         self.received: list[dict] = []
         self.status = 200
-        self.delay_s = 0.0
+        self._open = threading.Event()
+        self._open.set()
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if receiver.delay_s:
-                    time.sleep(receiver.delay_s)
+                receiver._open.wait(timeout=30)
                 with receiver._lock:
                     receiver.received.append(
                         {
@@ -482,11 +471,19 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/sandbox/"
 
+    def hold(self) -> None:
+        """From now on a request waits, neither recorded nor answered, until `release()`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
         wait_until(lambda: len(self.received) >= count, timeout=timeout)
         return list(self.received)
 
     def close(self):
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 

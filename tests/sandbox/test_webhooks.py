@@ -7,11 +7,12 @@ import time
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from providers.base import PaymentKind
 from providers.errors import InvalidSignature
 from providers.recovery import start_exactly_once
-from sandbox import services, webhooks
+from sandbox import conf, services, webhooks
 from sandbox.models import SandboxDevice, SandboxPaymentKind, SandboxWebhookDelivery
 from tests.sandbox.conftest import (
     KLEARLY_SECRETS,
@@ -39,6 +40,12 @@ VERIFY_SECRETS = {
     },
 }
 CURRENCY = {"komoju": "JPY", "klearly": "EUR", "usaepay": "USD"}
+
+
+def due_deliveries():
+    return SandboxWebhookDelivery.objects.due(
+        max_attempts=conf.setting("SANDBOX_WEBHOOK_MAX_ATTEMPTS")
+    )
 
 
 def verifier(provider: str):
@@ -183,7 +190,9 @@ def test_out_of_order_holds_one_event_until_the_next_was_sent(klearly_device, we
     services.device_set_switches(device=klearly_device, webhook_hold_next=True)
 
     first = decide(klearly_device, "approve")
-    time.sleep(0.3)  # the held one is really held, not just slow
+    held = SandboxWebhookDelivery.objects.get()
+    assert held.held and held.attempts == 0 and held.deliver_after > timezone.now()
+    assert not due_deliveries().exists()  # so no sender may send it yet
     assert webhook_receiver.received == []
     second = decide(klearly_device, "decline")
     received = webhook_receiver.wait_for(2)
@@ -237,23 +246,23 @@ def test_without_a_webhook_url_nothing_is_sent_but_the_event_is_kept(
     klearly_device, webhook_receiver
 ):
     decide(klearly_device)
-    time.sleep(0.3)
 
     row = SandboxWebhookDelivery.objects.get()
     assert (row.url, row.attempts, row.last_error) == ("", 0, "No webhook_url configured")
+    assert not SandboxWebhookDelivery.objects.undelivered().exists()  # nothing a sender could take
     assert webhook_receiver.received == []
 
 
 def test_a_slow_receiver_never_slows_a_wire_answer(komoju, komoju_device, webhook_receiver):
-    webhook_receiver.delay_s = 3
     point_webhooks_at(komoju_device.account, webhook_receiver.url)
     started = start_exactly_once(komoju, start_request(KOMOJU_TERMINAL, 1000, "JPY"))
+    webhook_receiver.hold()  # the dashboard's endpoint answers nothing until released
 
-    began = time.monotonic()
     komoju.abort_payment(started.provider_ref, kind=PaymentKind.SALE)
-    took = time.monotonic() - began
 
-    assert took < 1.5
+    # The abort was answered while its webhook still waits for the receiver.
+    assert webhook_receiver.received == []
+    webhook_receiver.release()
     (delivery,) = webhook_receiver.wait_for(1, timeout=10)
     assert json.loads(delivery["body"])["type"] == "payment.cancelled"
 
@@ -349,15 +358,17 @@ def test_a_mobilepay_or_payroc_change_sends_nothing(
 
 
 def test_a_delivery_left_behind_goes_out_on_the_next_wire_call(
-    klearly, klearly_device, webhook_receiver, monkeypatch
+    klearly, klearly_device, webhook_receiver
 ):
     """As when the process that made the change stopped before sending: the next read sends it."""
     point_webhooks_at(klearly_device.account, webhook_receiver.url)
+    services.device_set_switches(device=klearly_device, webhook_delay_s=1)
     started = start_exactly_once(klearly, start_request(klearly_device.ref, 1200, "EUR"))
-    with monkeypatch.context() as patched:
-        patched.setattr(webhooks, "kick", lambda: None)  # no sender after this commit
-        services.payment_decide(payment=klearly_device.payments.get(), outcome="approve")
-    time.sleep(0.3)
+    services.payment_decide(payment=klearly_device.payments.get(), outcome="approve")
+    webhooks.stop()  # this process's sender stops before the delivery falls due
+
+    wait_until(lambda: due_deliveries().exists(), timeout=10)
+    assert SandboxWebhookDelivery.objects.get().attempts == 0
     assert webhook_receiver.received == []
 
     klearly.get_payment(started.provider_ref, kind=PaymentKind.SALE)

@@ -4,9 +4,7 @@ real HTTP through the live server), and terminals made directly for page tests."
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -145,14 +143,3 @@ def celery_worker(sandbox_settings, broker):
         shutdown_timeout=30,
     ) as worker:
         yield worker
-
-
-def wait_until(check: Callable[[], object], *, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"condition not met within {timeout} s (last value: {result!r})")
-        time.sleep(interval)

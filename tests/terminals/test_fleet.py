@@ -14,7 +14,8 @@ from django.utils import timezone
 from dashboard.models import Role
 from terminals.models import SyncRun, Terminal, TerminalStatus
 from tests.factories import MerchantFactory, StoreFactory
-from tests.terminals.conftest import make_terminal, sandbox_fleet, wait_until
+from tests.terminals.conftest import make_terminal, sandbox_fleet
+from tests.waiting import wait_until
 
 FLEET = "/terminals/"
 
