@@ -41,13 +41,21 @@ class EscapeControlCharacters(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_controls_escaped", False):
             return True  # a record reaches several handlers: escape it once
+        record._controls_escaped = True
+        if isinstance(record.msg, dict):
+            # A structlog event dict (rendered later by config/logs.py's ProcessorFormatter): its
+            # text values are escaped, the dict stays a dict.
+            record.msg = {
+                key: escape_controls(value) if isinstance(value, str) else value
+                for key, value in record.msg.items()
+            }
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: keep the template, escaped
             message = str(record.msg)
         record.msg = escape_controls(message)
         record.args = None
-        record._controls_escaped = True
         return True
 
 

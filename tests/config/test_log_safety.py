@@ -167,3 +167,15 @@ def test_celerys_own_handlers_escape_control_characters_too():
     finally:
         logger.removeHandler(handler)
     assert buffer.getvalue().splitlines() == ["task sync\\n[2026-12-01 12:00:00: INFO] FORGED\\x00"]
+
+
+def test_a_structlog_event_keeps_its_shape_and_its_text_is_escaped():
+    import logging
+
+    from config.logsafety import EscapeControlCharacters
+
+    record = logging.LogRecord(
+        "payments", logging.INFO, __file__, 1, {"event": "a\nb", "n": 1}, None, None
+    )
+    assert EscapeControlCharacters().filter(record)
+    assert record.msg == {"event": "a\\nb", "n": 1}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from credentials.services import account_create, provider_for
-from providers.base import PaymentKind, Provider, StartRequest
+from providers.base import PaymentKind, ProviderAdapter, StartRequest
 from providers.registry import provider_class
 from sandbox.models import SandboxDevice, SandboxPayment
 from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
@@ -68,12 +68,12 @@ ACCOUNTS = {
 PROVIDERS = list(ACCOUNTS)
 
 
-def providers_where(condition: Callable[[type[Provider]], bool]) -> list[str]:
+def providers_where(condition: Callable[[type[ProviderAdapter]], bool]) -> list[str]:
     """The contract's providers whose adapter class meets `condition` (its capabilities, its base)."""
     return [name for name in PROVIDERS if condition(provider_class(name))]
 
 
-def for_providers_where(condition: Callable[[type[Provider]], bool]):
+def for_providers_where(condition: Callable[[type[ProviderAdapter]], bool]):
     """Runs a contract case only for the providers it applies to, so the report names exactly what
     ran: `@for_providers_where(lambda adapter: adapter.capabilities.can_rename)`. A condition no
     provider meets fails the collection (`empty_parameter_set_mark`), never a silent pass."""

@@ -21,6 +21,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connections
 
 from config import embedded
 from home.demo_data import DEMO_PASSWORD, USERS, place_demo_terminals
@@ -146,8 +147,6 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     os.killpg(child.pid, signal.SIGKILL)
                     child.wait()
-            from django.db import connections
-
             connections.close_all()
             if not os.environ.get("REDIS_URL"):
                 embedded.stop_redis()
@@ -204,8 +203,12 @@ class Command(BaseCommand):
         """Once the worker's first syncs have listed the demo terminals, put them in their stores."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not should_stop():
-            if place_demo_terminals() == 0:
-                self.stdout.write("Demo terminals are in their stores.")
+            try:
+                if place_demo_terminals() == 0:
+                    self.stdout.write("Demo terminals are in their stores.")
+                    return
+            except DatabaseError:  # PostgreSQL stopped meanwhile: the supervisor's loop heals it
+                connections.close_all()
                 return
             time.sleep(1)
         self.stderr.write("Some demo terminals were not listed yet; they stay in no store.")
