@@ -19,8 +19,9 @@ from providers.recovery import look_for_start, start_exactly_once
 from sandbox.models import SandboxPayment
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
-from tests.contract.conftest import make_env, wait_until
+from tests.contract.conftest import make_env
 from tests.contract.test_provider_contract import WAIT_AMOUNT, settle
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
