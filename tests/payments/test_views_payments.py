@@ -254,3 +254,28 @@ def test_a_cashier_cannot_capture(client, tenant_a, terminal):
     client.force_login(tenant_a.users["cashier"])
 
     assert client.post(reverse("payments:capture", args=[payment.uuid])).status_code == 403
+
+
+def test_the_home_desk_shows_todays_takings_open_payments_and_flags(
+    client, tenant_a, terminal, mobilepay_terminal
+):
+    currency = tenant_a.merchant.default_currency
+    PaymentFactory(terminal=terminal, status="approved", amount_minor=1250, currency=currency)
+    PaymentFactory(
+        terminal=mobilepay_terminal, status="unknown", amount_minor=500, currency=currency
+    )
+    client.force_login(tenant_a.users["merchant_manager"])
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert 'data-testid="takings"' in page and "12.50" in page
+    assert "with an unknown result" in page
+    assert 'data-testid="open-payments"' in page and "5.00 " + currency in page
+
+
+def test_a_reseller_admin_home_shows_its_merchants_payments(client, tenant_a, tenant_b, terminal):
+    PaymentFactory(terminal=terminal, status="approved", reference="ALPHAREF1")
+    client.force_login(tenant_b.users["reseller_admin"])
+    assert "ALPHAREF1" not in client.get(reverse("home")).content.decode()
+    client.force_login(tenant_a.users["reseller_admin"])
+    assert "ALPHAREF1" in client.get(reverse("home")).content.decode()
