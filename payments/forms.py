@@ -72,6 +72,7 @@ class ChargeForm(forms.Form):
     confirm_duplicate = forms.BooleanField(label="Charge again anyway", required=False)
 
     def __init__(self, *args, currency: str, can_auth: bool, **kwargs):
+        # "Charge again anyway" is shown only after the duplicate guard warned (the view adds it).
         super().__init__(*args, **kwargs)
         self.currency = currency
         self.fields["amount"].label = f"Amount ({currency})"
@@ -80,6 +81,11 @@ class ChargeForm(forms.Form):
             self.initial.setdefault("reference", reference_generate())
         if not can_auth:
             del self.fields["kind"]
+        self.fields["confirm_duplicate"].widget = forms.HiddenInput()
+
+    def ask_to_confirm_duplicate(self, message: str) -> None:
+        self.fields["confirm_duplicate"].widget = forms.CheckboxInput()
+        self.add_error("confirm_duplicate", message)
 
     def clean_amount(self) -> int:
         try:
@@ -90,5 +96,28 @@ class ChargeForm(forms.Form):
         if amount_minor > limit:
             raise forms.ValidationError(
                 f"The most one payment may be is {format_minor(limit, self.currency)} {self.currency}."
+            )
+        return amount_minor
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(label="Amount to refund", max_length=20)
+    reason = forms.CharField(label="Reason", max_length=200, required=False)
+    confirm = forms.BooleanField(label="Yes, give this money back to the customer")
+
+    def __init__(self, *args, currency: str, refundable_minor: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.refundable_minor = refundable_minor
+        self.fields["amount"].label = f"Amount to refund ({currency})"
+
+    def clean_amount(self) -> int:
+        try:
+            amount_minor = parse_amount(self.cleaned_data["amount"], self.currency)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if amount_minor > self.refundable_minor:
+            raise forms.ValidationError(
+                f"At most {format_minor(self.refundable_minor, self.currency)} {self.currency} is left to refund."
             )
         return amount_minor

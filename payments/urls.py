@@ -10,4 +10,5 @@ urlpatterns = [
     path("<uuid:uuid>/abort/", views.abort, name="abort"),
     path("<uuid:uuid>/capture/", views.capture, name="capture"),
     path("<uuid:uuid>/void/", views.void, name="void"),
+    path("<uuid:uuid>/refund/", views.refund, name="refund"),
 ]

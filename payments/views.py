@@ -102,8 +102,7 @@ def new(request):
             if problem:
                 form.add_error(None, problem)
             elif duplicate and not form.cleaned_data.get("confirm_duplicate"):
-                form.add_error(
-                    "confirm_duplicate",
+                form.ask_to_confirm_duplicate(
                     f"{format_minor(amount_minor, currency)} {currency} was approved on this terminal "
                     f"at {timezone.localtime(duplicate.created_at):%H:%M}. Tick “Charge again anyway” to charge it again.",
                 )
@@ -239,6 +238,7 @@ def detail(request, payment):
             and actions is not None
             and hasattr(actions, "payment_refund"),
             "refund_reason": refund_reason,
+            "refund_form": _refund_form(payment),
             "refundable": format_minor(payment.refundable_minor, payment.currency)
             if payment.kind == "sale"
             else "",
@@ -250,6 +250,16 @@ def detail(request, payment):
         }
     )
     return render(request, "payments/detail.html", context)
+
+
+def _refund_form(payment):
+    from payments.forms import RefundForm
+
+    return RefundForm(
+        initial={"amount": format_minor(payment.refundable_minor, payment.currency)},
+        currency=payment.currency,
+        refundable_minor=payment.refundable_minor,
+    )
 
 
 def _action(request, payment, perm: str, name: str, **kwargs):
@@ -265,6 +275,38 @@ def _action(request, payment, perm: str, name: str, **kwargs):
 
         messages.error(request, exc.message)
     return redirect("payments:detail", payment.uuid)
+
+
+@access("payments.refund_payment", obj=scoped(Payment, url_kwarg="uuid", field="uuid"))
+@require_POST
+def refund(request, payment):
+    """A refund of an approved sale, in full or in part, after the confirmation box."""
+    from django.contrib import messages
+
+    from payments.forms import RefundForm
+
+    actions = _module("actions")
+    if actions is None or not hasattr(actions, "payment_refund"):
+        raise Http404("Refunds are not available yet.")
+    form = RefundForm(
+        request.POST, currency=payment.currency, refundable_minor=payment.refundable_minor
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("payments:detail", payment.uuid)
+    try:
+        refund_payment = actions.payment_refund(
+            sale=payment,
+            user=request.user,
+            amount_minor=form.cleaned_data["amount"],
+            reason=form.cleaned_data.get("reason", ""),
+        )
+    except PaymentError as exc:
+        messages.error(request, exc.message)
+        return redirect("payments:detail", payment.uuid)
+    return redirect("payments:detail", refund_payment.uuid)
 
 
 @access("payments.abort_payment", obj=scoped(Payment, url_kwarg="uuid", field="uuid"))

@@ -228,7 +228,7 @@ def test_a_reseller_admin_sees_payments_but_takes_none(client, tenant_a, termina
     assert Payment.objects.count() == 1
 
 
-@pytest.mark.parametrize("name", ["detail", "status", "abort", "capture", "void"])
+@pytest.mark.parametrize("name", ["detail", "status", "abort", "capture", "void", "refund"])
 def test_another_tenants_payment_is_a_404_on_every_payment_url(
     client, tenant_a, tenant_b, terminal, name
 ):
@@ -279,3 +279,24 @@ def test_a_reseller_admin_home_shows_its_merchants_payments(client, tenant_a, te
     assert "ALPHAREF1" not in client.get(reverse("home")).content.decode()
     client.force_login(tenant_a.users["reseller_admin"])
     assert "ALPHAREF1" in client.get(reverse("home")).content.decode()
+
+
+def test_the_charge_again_box_appears_only_after_the_warning(client, tenant_a, terminal):
+    client.force_login(tenant_a.users["cashier"])
+
+    page = client.get(reverse("payments:new") + f"?terminal={terminal.pk}").content.decode()
+
+    assert 'type="checkbox" name="confirm_duplicate"' not in page
+    assert 'name="token"' in page and 'name="reference"' in page
+
+
+def test_a_cashier_cannot_refund(client, tenant_a, terminal):
+    payment = PaymentFactory(terminal=terminal, status="approved", captured_minor=1250)
+    client.force_login(tenant_a.users["cashier"])
+
+    assert (
+        client.post(
+            reverse("payments:refund", args=[payment.uuid]), {"amount": "1.00", "confirm": "on"}
+        ).status_code
+        == 403
+    )
