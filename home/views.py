@@ -10,6 +10,8 @@ from dashboard.access import access, public
 from dashboard.models import Merchant, Reseller, Role, Store, membership_of
 from terminals.models import Terminal
 
+DESK_REFRESH_S = 3
+
 # --- health ---------------------------------------------------------------------------------------
 
 
@@ -70,8 +72,54 @@ def home(request):
         request,
         "home/home.html",
         {
+            **_desk(user),
+            "refresh_s": DESK_REFRESH_S,
             "counts": counts,
             "terminal_counts": terminal_counts,
             "terminal_total": sum(terminal_counts.values()),
         },
     )
+
+
+def _desk(user) -> dict:
+    """The merchant's desk: today's takings per currency, open payments, the last ten, the flags."""
+    from django.db.models import Count, Q, Sum
+    from django.utils import timezone
+
+    from payments.forms import format_minor
+    from payments.models import Payment
+
+    payments = Payment.objects.for_user(user)
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        payments.filter(created_at__gte=start, status="approved")
+        .values("currency")
+        .annotate(
+            approved=Sum("amount_minor", filter=Q(kind__in=["sale", "auth"])),
+            refunded=Sum("amount_minor", filter=Q(kind="refund")),
+            count=Count("pk", filter=Q(kind__in=["sale", "auth"])),
+        )
+        .order_by("currency")
+    )
+    takings = [
+        {
+            "currency": r["currency"],
+            "approved": format_minor(r["approved"] or 0, r["currency"]),
+            "refunded": format_minor(r["refunded"] or 0, r["currency"]),
+            "net": format_minor((r["approved"] or 0) - (r["refunded"] or 0), r["currency"])
+            if (r["approved"] or 0) >= (r["refunded"] or 0)
+            else "-" + format_minor((r["refunded"] or 0) - (r["approved"] or 0), r["currency"]),
+            "count": r["count"],
+        }
+        for r in rows
+    ]
+    flags = payments.filter(status__in=["unknown", "authorized"]).aggregate(
+        unknown=Count("pk", filter=Q(status="unknown")),
+        authorized=Count("pk", filter=Q(status="authorized")),
+    )
+    return {
+        "takings": takings,
+        "open_payments": list(payments.open().select_related("terminal", "merchant")[:20]),
+        "recent_payments": list(payments.select_related("terminal", "merchant")[:10]),
+        "flags": flags,
+    }

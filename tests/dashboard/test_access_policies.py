@@ -75,7 +75,14 @@ def _instances(tenant):
         provider_ref="sa_AccessWalkTerminal",
         name=f"Terminal of {tenant.merchant.name}",
     )
+    from payments.models import Payment
+    from tests.factories import PaymentFactory
+
+    payment = Payment.objects.filter(merchant=tenant.merchant).first() or PaymentFactory(
+        terminal=terminal
+    )
     return {
+        Payment: payment,
         Reseller: tenant.reseller,
         Merchant: tenant.merchant,
         Store: tenant.store,
@@ -98,7 +105,10 @@ def test_users_of_another_tenant_never_get_200_on_a_tenants_objects(
     for route, name, pattern in SCOPED:
         model = pattern.callback.scoped_model
         assert model in objects, f"add an instance of {model.__name__} for {route} to _instances()"
-        kwargs = {key: objects[model].pk for key in pattern.pattern.converters}
+        kwargs = {
+            key: getattr(objects[model], key, None) or objects[model].pk
+            for key in pattern.pattern.converters
+        }
         url = reverse(name, kwargs=kwargs)
         for method in ("get", "post"):
             response = getattr(client, method)(url)
@@ -131,7 +141,8 @@ def test_anonymous_users_are_sent_to_login_from_every_private_page(client, tenan
         if pattern.callback.access_policy.startswith("public"):
             continue
         kwargs = {
-            k: objects[getattr(pattern.callback, "scoped_model", None)].pk
+            k: getattr(objects[pattern.callback.scoped_model], k, None)
+            or objects[pattern.callback.scoped_model].pk
             for k in pattern.pattern.converters
         }
         response = client.get(reverse(name, kwargs=kwargs))
