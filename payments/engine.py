@@ -116,6 +116,8 @@ def _result_fields(payment: Payment, result: PaymentResult) -> dict:
     state = PaymentState(result.state)
     if state in _DEFAULT_MESSAGES:
         fields["message"] = (result.message or _DEFAULT_MESSAGES[state])[:300]
+    if state == PaymentState.AUTHORIZED:
+        fields.update(lease_owner="", lease_until=None)  # nothing to follow until an action
     if state == PaymentState.APPROVED and payment.kind in (PaymentKind.SALE, PaymentKind.AUTH):
         fields["captured_minor"] = result.amount_minor or payment.amount_minor
     return fields
@@ -127,7 +129,7 @@ def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bo
     state = PaymentState(result.state)
     if state in (PaymentState.PENDING, PaymentState.CREATED, PaymentState.UNKNOWN):
         return False
-    return payment_transition(
+    moved = payment_transition(
         payment_id=payment.pk,
         to=S(state.value),
         source=source,
@@ -136,6 +138,11 @@ def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bo
         payload={"raw": dict(result.raw)} if result.raw else None,
         **_result_fields(payment, result),
     )
+    if moved and state == PaymentState.AUTHORIZED and payment.kind == PaymentKind.SALE:
+        # A provider whose every payment stops at a reservation (MobilePay): a sale is captured
+        # by us at once, in full.
+        _schedule("capture_sale", payment_id=payment.pk)
+    return moved
 
 
 def _can(status: PaymentStatus, state: PaymentState) -> bool:
@@ -314,6 +321,44 @@ def _found(payment: Payment, result: PaymentResult, *, deadline: datetime) -> No
         _accepted(payment, result, deadline=deadline, from_status=S.UNKNOWN)
         return
     _apply_result(payment, result, source=EventSource.RECONCILER)
+
+
+def payment_capture_sale(*, payment_id: int) -> Payment | None:
+    """Capture a sale the provider reserved (MobilePay stops every payment at Reserved), in full.
+    Capturing twice is refused by the provider, so a repeat never moves money twice; a lost answer
+    makes the payment `unknown` for the reconciler, which reads whether it was captured."""
+    now = timezone.now()
+    owner = f"capture:{uuid.uuid4().hex[:12]}"
+    claimed = (
+        Payment.objects.filter(pk=payment_id, status=S.AUTHORIZED, kind=PaymentKind.SALE)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=START_LEASE_S))
+    )
+    if not claimed:
+        return None
+    payment = Payment.objects.select_related("account").get(pk=payment_id)
+    try:
+        with _adapter(payment) as adapter:
+            result = adapter.capture(
+                payment.transaction_ref or payment.provider_ref,
+                idempotency_key=str(payment.idempotency_key),
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+            )
+    except ProviderError as exc:
+        payment_transition(
+            payment_id=payment_id,
+            to=S.UNKNOWN,
+            source=EventSource.WORKER,
+            allowed_from=[S.AUTHORIZED],
+            detail=f"Capturing the sale: {_plain(exc)}",
+            message="Result unknown: we are checking with the provider. Do not charge again.",
+            lease_owner="",
+            lease_until=None,
+        )
+        return _reload(payment_id)
+    _apply_result(payment, result, source=EventSource.WORKER)
+    return _reload(payment_id)
 
 
 # -- tracking ---------------------------------------------------------------------------------------

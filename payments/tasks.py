@@ -16,6 +16,12 @@ def start_payment(payment_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def capture_sale(payment_id: int) -> None:
+    """Capture in full a sale the provider reserved (MobilePay)."""
+    engine.payment_capture_sale(payment_id=payment_id)
+
+
+@shared_task(ignore_result=True)
 def track_payment(payment_id: int, owner: str = "") -> None:
     """One tracker step under the payment's lease (Payroc: a long-poll; others: one status read)."""
     engine.payment_track(payment_id=payment_id, owner=owner)

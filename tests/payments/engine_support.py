@@ -26,7 +26,9 @@ def wait_until(check, *, timeout: float = 20.0, interval: float = 0.05):
         if value:
             return value
         if time.monotonic() >= deadline:
-            pytest.fail(f"condition not met within {timeout} s (last value: {value!r})")
+            pytest.fail(
+                f"condition not met within {timeout} s (last value: {value!r}) {_explain(check)}"
+            )
         time.sleep(interval)
 
 
@@ -97,3 +99,16 @@ def settled(payment: Payment, *statuses: str, timeout: float = 20.0) -> Payment:
         return payment.status in statuses and payment
 
     return wait_until(check, timeout=timeout)
+
+
+def _explain(check) -> str:
+    payment = (check.__closure__ or [None])[0]
+    payment = getattr(payment, "cell_contents", None)
+    if not isinstance(payment, Payment):
+        return ""
+    payment.refresh_from_db()
+    events = [
+        (e.from_status, e.to_status, e.action, e.source, e.provider_status, e.detail)
+        for e in payment.events.all()
+    ]
+    return f"status={payment.status} message={payment.message!r} events={events}"

@@ -59,9 +59,12 @@ def test_an_approved_sale_is_followed_to_approved_with_its_card(desk, worker):
     assert payment.message
     assert not payment.occupies_terminal
     assert desk.charges(payment) == 1
+    # MobilePay stops every payment at Reserved: the engine captures the sale at once.
+    reserved = ["authorized"] if desk.provider == "mobilepay" else []
     assert list(payment.events.exclude(to_status="").values_list("to_status", flat=True)) == [
         "created",
         "pending",
+        *reserved,
         "approved",
     ]
 
@@ -93,4 +96,4 @@ def test_a_terminal_that_is_offline_fails_the_payment_with_the_reason_and_frees_
     settled(payment, PaymentStatus.FAILED)
     assert payment.message
     assert not payment.occupies_terminal
-    assert desk.starts(payment) == 0
+    assert desk.charges(payment) == 0
