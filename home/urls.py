@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("credentials/", include("credentials.urls")),
     path("terminals/", include("terminals.urls")),
+    path("webhooks/", include("payments.webhook_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
