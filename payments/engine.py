@@ -22,6 +22,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -63,7 +64,13 @@ def _schedule(task_name: str, *, countdown: float = 0, **kwargs) -> None:
 
 
 def _adapter(payment: Payment):
-    return provider_for(payment.account)
+    adapter = provider_for(payment.account)
+    read_timeout = _setting("PAYMENTS_READ_TIMEOUT_S", None)
+    if read_timeout:  # tests shorten our 30 s read timeout to stall a start past it
+        adapter.client.timeout = httpx.Timeout(
+            adapter.client.timeout.connect or 5.0, read=read_timeout
+        )
+    return adapter
 
 
 def _timeout_s(payment: Payment) -> int | None:
@@ -562,7 +569,9 @@ def payment_reconcile(*, payment_id: int) -> Payment | None:
         with _adapter(payment) as adapter:
             if payment.provider_ref:
                 result = adapter.get_payment(payment.provider_ref, kind=ProviderKind(payment.kind))
-            elif payment.terminal_id:
+            elif payment.terminal_id and not adapter.capabilities.has_idempotency_key:
+                # A look by our order id. With an idempotency key the adapters "look" by sending
+                # the start again with the key: the reconciler never sends a start.
                 result = adapter.find_started_payment(start_request(payment))
             deadline = adapter.deadline_for(adapter.now(), _timeout_s(payment))
     except ProviderError as exc:
