@@ -208,7 +208,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Starts the terminal syncs that are due; each account has its own cadence inside its rate budget.
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
+    # Open payments whose tracker died get a new one; unknown payments are asked about again.
+    "payments-sweep": {"task": "payments.tasks.payments_sweep", "schedule": 15.0},
+    "payments-reconcile": {"task": "payments.tasks.payments_reconcile", "schedule": 10.0},
 }
+# An unknown payment the reconciler could not settle in this time is flagged "needs attention".
+PAYMENTS_ATTENTION_AFTER_S = env.int("PAYMENTS_ATTENTION_AFTER_S", default=900)
+# The terminal's timeout sent with each start (None: each provider's default_timeout_s).
+PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) or None
 
 # Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)

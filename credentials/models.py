@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid as uuid_lib
+
 from django.conf import settings
 from django.db import models
 
@@ -24,6 +26,8 @@ class ProviderAccount(models.Model):
     `secrets_encrypted` holds MultiFernet(JSON). `pending_secrets_encrypted` holds a replacement that is
     being verified (two-phase rotation); the active one keeps working until the new one is verified."""
 
+    # Names the account in its webhook address (/webhooks/<provider>/<uuid>/): not guessable.
+    uuid = models.UUIDField(default=uuid_lib.uuid4, unique=True, editable=False)
     merchant = models.ForeignKey(
         Merchant, on_delete=models.PROTECT, related_name="provider_accounts"
     )

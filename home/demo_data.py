@@ -183,7 +183,10 @@ DEMO_PROVIDER_ACCOUNTS = [
 
 def load_demo_provider_accounts() -> int:
     """Create the sandbox side and the dashboard side of each demo provider account (idempotent)."""
+    from django.conf import settings as django_settings
+
     from credentials.services import account_ensure
+    from providers.registry import capabilities_for
     from sandbox.services import sandbox_account_ensure, sandbox_device_ensure
 
     for (
@@ -208,7 +211,7 @@ def load_demo_provider_accounts() -> int:
                 serial=serial[0] if serial else ref,
                 manufacturer=manufacturer,
             )
-        account_ensure(
+        account = account_ensure(
             merchant=merchant,
             provider=provider,
             environment="sandbox",
@@ -216,6 +219,16 @@ def load_demo_provider_accounts() -> int:
             secrets=secrets,
             settings=account_settings,
         )
+        if capabilities_for(provider).has_webhooks:
+            # The emulator delivers its webhooks to our endpoint: the demo's KOMOJU, Klearly and
+            # USAePay payments are webhook-driven.
+            sandbox_account.settings = {
+                **sandbox_account.settings,
+                "webhook_url": (
+                    f"{django_settings.SANDBOX_BASE_URL}/webhooks/{provider}/{account.uuid}/"
+                ),
+            }
+            sandbox_account.save(update_fields=["settings"])
     return len(DEMO_PROVIDER_ACCOUNTS)
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("credentials/", include("credentials.urls")),
     path("terminals/", include("terminals.urls")),
     path("payments/", include("payments.urls")),
+    path("webhooks/", include("payments.webhook_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -1,4 +1,4 @@
-"""`make demo`: migrate, load the demo data, then run web, one Celery worker and Celery beat until Ctrl-C.
+"""`make demo`: migrate, load the demo data, then run web, a Celery worker, a tracking worker and beat until Ctrl-C.
 
 Each child runs in its own session so that Ctrl-C reaches only this supervisor, which then stops the
 children in order, waits for them, and stops the embedded PostgreSQL and Redis it relies on.
@@ -74,12 +74,30 @@ class Command(BaseCommand):
                 "threads",
                 "--concurrency",
                 "8",
-                "-Q",  # every queue the settings declare (the default one and `tracking`)
-                ",".join(settings.CELERY_TASK_QUEUES),
+                "-Q",  # the short work; trackers have their own worker below
+                settings.CELERY_TASK_DEFAULT_QUEUE,
                 "--loglevel",
                 "INFO",
                 "--hostname",
                 f"demo@{port}",
+            ],
+            # Trackers wait on providers (a Payroc long-poll holds its call up to a minute): many
+            # cheap threads on their own queue, so waiting never starves the short work.
+            "tracker": [
+                os.path.join(bin_dir, "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "32",
+                "-Q",
+                "tracking",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"demo-tracking@{port}",
             ],
             "beat": [
                 os.path.join(bin_dir, "celery"),
