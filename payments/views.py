@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import access, scoped
+from payments import engine
 from payments.forms import ChargeForm, format_minor
 from payments.models import Payment, PaymentStatus
 from payments.services import PaymentError, payment_create
@@ -119,8 +120,7 @@ def new(request):
                             note=form.cleaned_data.get("note", ""),
                             idempotency_key=token,
                         )
-                        engine = _module("engine")
-                        if engine is not None and payment.status == PaymentStatus.CREATED:
+                        if payment.status == PaymentStatus.CREATED:  # not a resubmitted form
                             engine.payment_start(payment=payment)
                 except PaymentError as exc:
                     form.add_error(None, exc.message)
