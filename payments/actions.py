@@ -436,23 +436,18 @@ def payment_refund_execute(*, refund_id: int) -> bool:
         return False
     finally:
         provider.close()
-    if result.state == PaymentState.APPROVED:
-        with transaction.atomic():
-            moved = payment_transition(
-                payment_id=refund.pk,
-                to=S.APPROVED,
-                allowed_from=[S.CREATED],
-                source=EventSource.WORKER,
-                provider_status=result.raw_status,
-                provider_ref=result.provider_ref or "",
-                transaction_ref=result.transaction_ref or "",
-                captured_minor=refund.amount_minor,
-                message="Refunded.",
-            )
-            if moved:
-                refund_settled(refund_id=refund.pk)
-        return moved
-    if result.state in (PaymentState.PENDING, PaymentState.CREATED):
+    if result.state == PaymentState.FAILED:
+        payment_transition(
+            payment_id=refund.pk,
+            to=S.FAILED,
+            allowed_from=[S.CREATED],
+            source=EventSource.WORKER,
+            provider_status=result.raw_status,
+            message=(result.message or "The refund failed.")[:200],
+        )
+        return False
+    with transaction.atomic():
+        # The provider has it: created → pending (with its reference), then its outcome.
         payment_transition(
             payment_id=refund.pk,
             to=S.PENDING,
@@ -460,17 +455,32 @@ def payment_refund_execute(*, refund_id: int) -> bool:
             source=EventSource.WORKER,
             provider_status=result.raw_status,
             provider_ref=result.provider_ref or "",
+            transaction_ref=result.transaction_ref or "",
         )
-        _track_soon(refund.pk, "refund")
-        return False
-    payment_transition(
-        payment_id=refund.pk,
-        to=S.FAILED if result.state == PaymentState.FAILED else S.DECLINED,
-        allowed_from=[S.CREATED],
-        source=EventSource.WORKER,
-        provider_status=result.raw_status,
-        message=(result.message or f"The refund was {result.state}.")[:200],
-    )
+        if result.state == PaymentState.APPROVED:
+            moved = payment_transition(
+                payment_id=refund.pk,
+                to=S.APPROVED,
+                allowed_from=[S.PENDING],
+                source=EventSource.WORKER,
+                provider_status=result.raw_status,
+                captured_minor=refund.amount_minor,
+                message="Refunded.",
+            )
+            if moved:
+                refund_settled(refund_id=refund.pk)
+            return moved
+        if result.state in (PaymentState.DECLINED, PaymentState.CANCELED, PaymentState.TIMED_OUT):
+            payment_transition(
+                payment_id=refund.pk,
+                to=S(result.state.value),
+                allowed_from=[S.PENDING],
+                source=EventSource.WORKER,
+                provider_status=result.raw_status,
+                message=(result.message or f"The refund was {result.state}.")[:200],
+            )
+            return False
+    _track_soon(refund.pk, "refund")
     return False
 
 
