@@ -70,22 +70,35 @@ def _started(env, tenant, amount_minor, kind="sale"):
 
 
 def _approved_sale(env, tenant, amount_minor=1001):
-    payment = _started(env, tenant, amount_minor)
+    """An approved, captured sale; MobilePay's customer-paid payment is Reserved, then captured."""
+    kind = PaymentKind.AUTH if env.provider_name == "mobilepay" else PaymentKind.SALE
+    payment = _started(env, tenant, amount_minor, kind=kind)
     final = wait_until(
         lambda: (
-            (r := env.adapter.get_payment(payment.provider_ref, kind=PaymentKind.SALE)).state
-            == PaymentState.APPROVED
+            (r := env.adapter.get_payment(payment.provider_ref, kind=kind)).state
+            in (PaymentState.APPROVED, PaymentState.AUTHORIZED)
             and r
         )
     )
-    payment_transition(
-        payment_id=payment.pk,
-        to=PaymentStatus.APPROVED,
-        source=EventSource.WORKER,
-        transaction_ref=final.transaction_ref or "",
-        captured_minor=amount_minor,
-    )
+    if final.state == PaymentState.AUTHORIZED:
+        payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.AUTHORIZED,
+            source=EventSource.WORKER,
+            transaction_ref=final.transaction_ref or "",
+        )
+        assert actions.payment_capture_execute(payment_id=payment.pk) is True
+    else:
+        payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.APPROVED,
+            source=EventSource.WORKER,
+            transaction_ref=final.transaction_ref or "",
+            captured_minor=amount_minor,
+        )
     payment.refresh_from_db()
+    assert payment.status == PaymentStatus.APPROVED
+    assert payment.captured_minor == amount_minor
     return payment
 
 
