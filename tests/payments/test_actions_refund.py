@@ -15,6 +15,7 @@ from payments.services import InvalidPayment, payment_create
 from payments.state import payment_transition
 from providers.base import PaymentKind, PaymentState, StartRequest
 from providers.registry import capabilities_for
+from sandbox.services import device_set_switches
 from terminals.models import Terminal, TerminalStatus
 from tests.contract.conftest import PROVIDERS, make_env, wait_until
 
@@ -220,3 +221,21 @@ def test_an_authorisation_is_captured_in_part(capture_env, tenant_a):
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.APPROVED
     assert payment.captured_minor == 501
+
+
+# A 5xx on the abort (the sandbox fault switch). A lost abort response is not here: the adapters
+# read the payment back after it and find it canceled, so the outcome is "aborted".
+@pytest.mark.parametrize("fault", ["fail_next_5xx"])
+def test_an_abort_that_cannot_reach_the_terminal_says_so_and_keeps_tracking(
+    any_env, tenant_a, fault
+):
+    pytest.importorskip("payments.engine", reason="the engine helper's payment_track_soon")
+    env = any_env
+    payment = _started(env, tenant_a, 1000)
+    device_set_switches(device=env.device, **{fault: 1 if fault == "fail_next_5xx" else True})
+    result = actions.payment_abort_execute(payment_id=payment.pk)
+    assert result.outcome == actions.AbortOutcome.UNREACHABLE
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert "Cancel the payment on the terminal" in payment.message
+    assert payment.events.filter(action="abort_unreachable").exists()
