@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -136,15 +137,22 @@ def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bo
     state = PaymentState(result.state)
     if state in (PaymentState.PENDING, PaymentState.CREATED, PaymentState.UNKNOWN):
         return False
-    moved = payment_transition(
-        payment_id=payment.pk,
-        to=S(state.value),
-        source=source,
-        allowed_from=[s for s in (S.PENDING, S.UNKNOWN, S.AUTHORIZED) if _can(s, state)],
-        provider_status=result.raw_status or "",
-        payload={"raw": dict(result.raw)} if result.raw else None,
-        **_result_fields(payment, result),
-    )
+    with transaction.atomic():
+        moved = payment_transition(
+            payment_id=payment.pk,
+            to=S(state.value),
+            source=source,
+            allowed_from=[s for s in (S.PENDING, S.UNKNOWN, S.AUTHORIZED) if _can(s, state)],
+            provider_status=result.raw_status or "",
+            payload={"raw": dict(result.raw)} if result.raw else None,
+            **_result_fields(payment, result),
+        )
+        if moved and state == PaymentState.APPROVED and payment.kind == PaymentKind.REFUND:
+            # A refund the tracker saw approved (on a terminal, or referenced but pending at
+            # first): the sale's refunded total grows in the same transaction.
+            from payments import actions
+
+            actions.refund_settled(refund_id=payment.pk)
     if moved and state == PaymentState.AUTHORIZED and payment.kind == PaymentKind.SALE:
         # A provider whose every payment stops at a reservation (MobilePay): a sale is captured
         # by us at once, in full.

@@ -4,7 +4,7 @@ line. They never schedule anything: the services do, after commit. Tasks named `
 
 from celery import shared_task
 
-from payments import engine
+from payments import actions, engine
 
 # -- engine: start, track, sweep, reconcile ----------------------------------------------------------
 
@@ -55,3 +55,26 @@ def payments_reconcile() -> int:
 def reconcile_payment(payment_id: int) -> None:
     """Ask the provider about one unknown payment."""
     engine.payment_reconcile(payment_id=payment_id)
+
+
+# -- actions: abort, capture, void, refund (the provider call of a person's action) ----------------
+
+
+@shared_task(ignore_result=True)
+def abort_payment(*, payment_id: int) -> None:
+    actions.payment_abort_execute(payment_id=payment_id)
+
+
+@shared_task(ignore_result=True)
+def capture_payment(*, payment_id: int, amount_minor: int | None = None) -> None:
+    actions.payment_capture_execute(payment_id=payment_id, amount_minor=amount_minor)
+
+
+@shared_task(ignore_result=True)
+def void_payment(*, payment_id: int) -> None:
+    actions.payment_void_execute(payment_id=payment_id)
+
+
+@shared_task(ignore_result=True)
+def refund_payment(*, refund_id: int) -> None:
+    actions.payment_refund_execute(refund_id=refund_id)

@@ -4,7 +4,6 @@ Views are thin: payments change only through payments.services / engine / action
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
@@ -15,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import access, scoped
-from payments import engine
+from payments import actions, engine
 from payments.forms import ChargeForm, format_minor
 from payments.models import Payment, PaymentStatus
 from payments.services import PaymentError, payment_create
@@ -24,14 +23,6 @@ from terminals.models import Terminal
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 POLL_STOP = 286  # htmx stops polling on this status
-
-
-def _module(name: str):
-    """payments.engine / payments.actions, imported lazily (other helpers write them)."""
-    try:
-        return importlib.import_module(f"payments.{name}")
-    except ImportError:
-        return None
 
 
 def available_terminals(user):
@@ -205,15 +196,9 @@ def status(request, payment):
 @require_GET
 def detail(request, payment):
     user = request.user
-    actions = _module("actions")
     context = _card_context(payment)
     refund_reason = None
-    if (
-        actions is not None
-        and hasattr(actions, "refund_preflight")
-        and payment.kind == "sale"
-        and payment.status == "approved"
-    ):
+    if payment.kind == "sale" and payment.status == "approved":
         refund_reason = actions.refund_preflight(payment, user)
     context.update(
         {
@@ -225,18 +210,12 @@ def detail(request, payment):
             if payment.parent_id
             else None,
             "can_abort": payment.status in ("created", "pending")
-            and user.has_perm("payments.abort_payment", payment)
-            and actions is not None
-            and hasattr(actions, "payment_abort"),
+            and user.has_perm("payments.abort_payment", payment),
             "can_capture": payment.status == "authorized"
-            and user.has_perm("payments.capture_payment", payment)
-            and actions is not None
-            and hasattr(actions, "payment_capture"),
+            and user.has_perm("payments.capture_payment", payment),
             "can_refund": payment.kind == "sale"
             and payment.status == "approved"
-            and user.has_perm("payments.refund_payment", payment)
-            and actions is not None
-            and hasattr(actions, "payment_refund"),
+            and user.has_perm("payments.refund_payment", payment),
             "refund_reason": refund_reason,
             "refund_form": _refund_form(payment),
             "refundable": format_minor(payment.refundable_minor, payment.currency)
@@ -265,9 +244,6 @@ def _refund_form(payment):
 def _action(request, payment, perm: str, name: str, **kwargs):
     if not request.user.has_perm(perm, payment):
         raise PermissionDenied("Your role may not do this.")
-    actions = _module("actions")
-    if actions is None or not hasattr(actions, name):
-        raise Http404("This action is not available yet.")
     try:
         getattr(actions, name)(payment=payment, user=request.user, **kwargs)
     except PaymentError as exc:
@@ -285,9 +261,6 @@ def refund(request, payment):
 
     from payments.forms import RefundForm
 
-    actions = _module("actions")
-    if actions is None or not hasattr(actions, "payment_refund"):
-        raise Http404("Refunds are not available yet.")
     form = RefundForm(
         request.POST, currency=payment.currency, refundable_minor=payment.refundable_minor
     )

@@ -133,6 +133,8 @@ class Capabilities:
     # a Reserved payment keeps the PoS occupied, and the PoS refuses a new start meanwhile).
     # Created, pending and unknown payments always occupy their terminal.
     authorized_occupies_terminal: bool = False
+    # capture() takes an amount below the authorised one (the rest of the authorisation is released).
+    partial_capture: bool = False
 
 
 @dataclass(frozen=True)

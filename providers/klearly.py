@@ -206,6 +206,7 @@ class KlearlyProvider(BearerTokenAdapter):
         can_rename=False,  # only in Klearly's partner hub or merchant dashboard
         can_abort=True,
         needs_capture=False,
+        partial_capture=False,
         has_webhooks=True,
         refund_mode="referenced",  # by the original transactionId, run on its terminal
         reports_online=True,  # being listed by GET terminals

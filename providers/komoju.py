@@ -167,6 +167,7 @@ class KomojuProvider(ProviderAdapter):
         can_rename=False,
         can_abort=True,
         needs_capture=True,  # payment_data.capture "manual", then POST /payments/{id}/capture
+        partial_capture=True,
         has_webhooks=True,
         refund_mode="referenced",  # refunds are server-side; no card-present refund
         reports_online=True,  # the terminal's `enabled` flag

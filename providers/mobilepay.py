@@ -212,6 +212,7 @@ class MobilepayProvider(ProviderAdapter):
         can_abort=True,
         # Every payment stops at Reserved (authorized): a sale is captured by the POS.
         needs_capture=True,
+        partial_capture=True,
         has_webhooks=False,
         refund_mode="referenced",
         reports_online=False,  # only the check-in status exists

@@ -145,6 +145,7 @@ class PayrocProvider(BearerTokenAdapter):
         can_rename=False,
         can_abort=True,
         needs_capture=True,
+        partial_capture=True,
         has_webhooks=False,  # event subscriptions cover boarding only, not payments
         refund_mode="both",
         reports_online=False,

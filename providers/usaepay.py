@@ -211,6 +211,7 @@ class UsaepayProvider(ProviderAdapter):
         can_rename=True,
         can_abort=True,
         needs_capture=True,  # command "authonly", then cc:capture
+        partial_capture=True,
         has_webhooks=True,  # transaction events only; the tracker re-reads the payrequest
         refund_mode="both",
         reports_online=True,
