@@ -17,7 +17,8 @@ from providers.base import PaymentKind, PaymentState, StartRequest
 from providers.registry import capabilities_for
 from sandbox.services import device_set_switches
 from terminals.models import Terminal, TerminalStatus
-from tests.contract.conftest import PROVIDERS, make_env, wait_until
+from tests.contract.conftest import PROVIDERS, make_env
+from tests.waiting import wait_until
 
 # Klearly's refund runs on the sale's terminal and answers pending: the engine's tracker follows it
 # (refund_settled when it is approved), so its completion is not tested here.
