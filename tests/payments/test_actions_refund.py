@@ -230,7 +230,6 @@ def test_an_authorisation_is_captured_in_part(capture_env, tenant_a):
 def test_an_abort_that_cannot_reach_the_terminal_says_so_and_keeps_tracking(
     any_env, tenant_a, fault
 ):
-    pytest.importorskip("payments.engine", reason="the engine helper's payment_track_soon")
     env = any_env
     payment = _started(env, tenant_a, 1000)
     device_set_switches(device=env.device, **{fault: 1 if fault == "fail_next_5xx" else True})

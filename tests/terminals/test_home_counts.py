@@ -74,4 +74,9 @@ def test_the_home_page_counts_terminals_in_one_query(client, tenant_a, usaepay_a
 
     with CaptureQueriesContext(connection) as queries:
         client.get("/")
-    assert sum("terminals_terminal" in q["sql"] for q in queries.captured_queries) == 1
+    counting = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "terminals_terminal" in q["sql"] and "payments_payment" not in q["sql"]
+    ]  # the desk's payment lists join their terminal's name; the terminal counts are one query
+    assert len(counting) == 1

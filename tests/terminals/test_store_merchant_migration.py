@@ -5,7 +5,11 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("terminals", "0003_provider_choices_from_registry"), ("dashboard", "0001_initial")]
+BEFORE = [
+    ("terminals", "0003_provider_choices_from_registry"),
+    ("dashboard", "0001_initial"),
+    ("credentials", "0002_provider_choices_from_registry"),
+]
 AFTER = [("terminals", "0004_store_belongs_to_merchant")]
 
 
