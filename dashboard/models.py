@@ -44,6 +44,28 @@ def scoped_to_merchant(queryset, user, merchant_field: str):
     return queryset.filter(**{f"{merchant_field}_id": m.merchant_id})
 
 
+def scoped_to_store(queryset, user):
+    """`queryset` narrowed to what `user` may see, for rows carrying their own `merchant_id` and
+    `store_id` columns (terminals, payments): the merchant rule, and a cashier tied to a store sees
+    that store's rows and the merchant's rows in no store. A reseller admin's rows are found by
+    `merchant_id IN (the reseller's merchants)`, not a join on merchant: with a search the planner's
+    row estimates are poor, and a join then degenerates into a nested loop."""
+    m = membership_of(user)
+    if m is None:
+        return queryset.none()
+    if m.role == Role.PLATFORM_ADMIN:
+        return queryset
+    if m.role == Role.RESELLER_ADMIN:
+        return queryset.filter(
+            merchant_id__in=Merchant.objects.filter(reseller_id=m.reseller_id).values("pk")
+        )
+    if m.role == Role.CASHIER and m.store_id:
+        return queryset.filter(
+            Q(store_id=m.store_id) | Q(store__isnull=True), merchant_id=m.merchant_id
+        )
+    return queryset.filter(merchant_id=m.merchant_id)
+
+
 def normalise_email(email: str) -> str:
     """How an email is stored and looked up: trimmed and in lower case, so `Manager@Bakery.TEST`
     and `manager@bakery.test` are one login."""

@@ -27,7 +27,12 @@ from django.db import models
 from django.db.models import Case, Q, Value, When
 
 from credentials.models import ProviderAccount
-from dashboard.models import Merchant, Role, Store, membership_of, scoped_to_merchant
+from dashboard.models import (
+    Merchant,
+    Store,
+    scoped_to_merchant,
+    scoped_to_store,
+)
 from providers.base import MAX_REFERENCE_LENGTH
 from providers.registry import provider_choices
 from terminals.models import Terminal
@@ -70,20 +75,7 @@ class PaymentQuerySet(models.QuerySet):
         that belong to no store (it can see those terminals, so it sees what they took). Limiting a
         cashier to today's payments is the history page's concern, not the scope's.
         """
-        m = membership_of(user)
-        if m is None:
-            return self.none()
-        if m.role == Role.PLATFORM_ADMIN:
-            return self.all()
-        if m.role == Role.RESELLER_ADMIN:
-            return self.filter(
-                merchant_id__in=Merchant.objects.filter(reseller_id=m.reseller_id).values("pk")
-            )
-        if m.role == Role.CASHIER and m.store_id:
-            return self.filter(
-                Q(store_id=m.store_id) | Q(store__isnull=True), merchant_id=m.merchant_id
-            )
-        return self.filter(merchant_id=m.merchant_id)
+        return scoped_to_store(self, user)
 
     def open(self) -> PaymentQuerySet:
         """Payments not yet final: created, pending, authorized (awaiting capture) or unknown."""

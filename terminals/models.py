@@ -17,7 +17,12 @@ from django.db import models
 from django.db.models import Count, Q
 
 from credentials.models import ProviderAccount
-from dashboard.models import Merchant, Role, Store, membership_of, scoped_to_merchant
+from dashboard.models import (
+    Merchant,
+    Store,
+    scoped_to_merchant,
+    scoped_to_store,
+)
 from providers.registry import provider_choices, terminal_ref_label
 
 NAME_MAX_LENGTH = 64
@@ -44,22 +49,7 @@ class TerminalQuerySet(models.QuerySet):
         it would leave nobody at the counter able to see whether it works. A cashier without a
         store sees all of the merchant's terminals, like a manager.
         """
-        m = membership_of(user)
-        if m is None:
-            return self.none()
-        if m.role == Role.PLATFORM_ADMIN:
-            return self.all()
-        if m.role == Role.RESELLER_ADMIN:
-            # `merchant_id IN (the reseller's merchants)`, not a join on merchant: with a search the
-            # planner's row estimates are poor, and a join then degenerates into a nested loop.
-            return self.filter(
-                merchant_id__in=Merchant.objects.filter(reseller_id=m.reseller_id).values("pk")
-            )
-        if m.role == Role.CASHIER and m.store_id:
-            return self.filter(
-                Q(store_id=m.store_id) | Q(store__isnull=True), merchant_id=m.merchant_id
-            )
-        return self.filter(merchant_id=m.merchant_id)
+        return scoped_to_store(self, user)
 
     def active(self) -> TerminalQuerySet:
         return self.filter(is_active=True)
