@@ -107,7 +107,9 @@ def test_an_unvetted_extra_field_never_reaches_a_line(rendered):
 def test_structlog_loggers_share_the_handlers_and_the_bound_context(rendered):
     structlog.contextvars.bind_contextvars(payment_id="pay-123")
     try:
-        # A logger of its own: other tests may change the level of the app loggers they use.
+        # A logger of its own, at INFO: a test Celery worker earlier in the session may have set the
+        # root logger to WARNING, which this logger would otherwise inherit.
+        logging.getLogger("tests.structlog_probe").setLevel(logging.INFO)
         structlog.get_logger("tests.structlog_probe").info("payment approved", amount_minor=1001)
     finally:
         structlog.contextvars.unbind_contextvars("payment_id")
