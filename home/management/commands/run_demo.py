@@ -200,7 +200,7 @@ class Command(BaseCommand):
                     cwd=settings.BASE_DIR,
                     env=env,
                     capture_output=True,
-                    timeout=60,
+                    timeout=180,  # a loaded machine takes long to start PostgreSQL: never kill it midway
                 )
             if running():
                 self._down.discard(name)
