@@ -62,6 +62,7 @@ def ensure_postgres() -> dict:
         server = pgserver.get_server(PG_DIR, cleanup_mode=None)
         socket_dir = server.get_postmaster_info().socket_dir
         socket_dir = str(socket_dir) if socket_dir else _postmaster_socket_dir()
+        _tune_for_development(socket_dir)
     _ensure_database(socket_dir)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -72,6 +73,26 @@ def ensure_postgres() -> dict:
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+# The embedded server holds demo and test data only, so it trades crash safety of the machine (not
+# of its own processes: a killed postmaster loses nothing) for commits that do not wait on the disk.
+DEVELOPMENT_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _tune_for_development(socket_dir: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        changed = False
+        for name, value in DEVELOPMENT_SETTINGS.items():
+            if conn.execute(f"SHOW {name}").fetchone()[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+        if changed:
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def _ensure_database(socket_dir: str) -> None:

@@ -3,7 +3,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests import flushing
 from tests.factories import MerchantFactory, ResellerFactory, Role, StoreFactory, member
+
+
+def pytest_configure(config):
+    flushing.install()
 
 
 @pytest.hookimpl(wrapper=True)
