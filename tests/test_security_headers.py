@@ -345,3 +345,29 @@ def test_a_page_that_uses_the_nonce_gets_it_in_its_policy(rf):
     nonce = re.search(r'nonce="([^"]+)"', response.content.decode()).group(1)
     assert f"'nonce-{nonce}'" in policy(response)["script-src"]
     assert_strict(response)
+
+
+def test_production_settings_keep_the_policy_and_the_cache_middleware():
+    """config.production starts from config.settings: the same policy and middleware, no DEBUG
+    exemption (django-csp leaves DEBUG's 404/500 pages without the header)."""
+    import subprocess
+    import sys
+
+    from tests.dashboard.test_accounts import _production_env
+
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, 'csp.middleware.CSPMiddleware' in s.MIDDLEWARE, "
+        "'dashboard.middleware.PrivateNoStoreMiddleware' in s.MIDDLEWARE, "
+        "s.CONTENT_SECURITY_POLICY['DIRECTIVES']['style-src'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False True True [\"'self'\"]"
