@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from config import embedded, logs, logsafety
 
@@ -45,6 +46,7 @@ _PRODUCT_APPS = [
     "template_partials",
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
+    "csp",
     "dashboard",
     "home",
     "terminals",
@@ -56,7 +58,11 @@ INSTALLED_APPS = _installed_apps(sandbox_enabled=SANDBOX_ENABLED)
 MIDDLEWARE = [
     "dashboard.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Every response, static files included, carries CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files stay cacheable): everything else is `private, no-store`.
+    "dashboard.middleware.PrivateNoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Before authentication: a session idle for SESSION_COOKIE_AGE ends; polls are not activity.
     "dashboard.middleware.SessionActivityMiddleware",
@@ -164,6 +170,27 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp) on every response: scripts and stylesheets from our own
+# origin only; no inline <script>, <style>, `style="…"` or `on…=` attribute, no eval (so no htmx
+# `hx-on`, trigger filters or `js:` values). A script that must be inline carries
+# `nonce="{{ request.csp_nonce }}"` (the nonce is added to the header only on pages that use it).
+# htmx's own indicator <style> is switched off (`htmx-config` meta tag in base.html) and its rules
+# live in static/css/app.css. Pico's icons are `data:` SVG images inside its stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

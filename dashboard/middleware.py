@@ -5,6 +5,7 @@ import zoneinfo
 
 import structlog
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 
 class TimezoneMiddleware:
@@ -89,4 +90,22 @@ class RequestIdMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         response = self.get_response(request)
         response[self.HEADER] = request_id
+        return response
+
+
+class PrivateNoStoreMiddleware:
+    """Every page, partial, export and API answer is `Cache-Control: private, no-store`: nothing the
+    dashboard renders (tenant data, a CSV export, a status badge, a login form with its CSRF token)
+    is kept by a shared proxy or by the browser's back/forward cache on a shared till.
+
+    One place instead of a decorator per view, so a new view cannot forget it. Sits after WhiteNoise,
+    which answers static files (fingerprinted, cacheable) before this runs. A view's own
+    Cache-Control directives are kept; `public` is dropped and `private, no-store` added."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, private=True, no_store=True)
         return response

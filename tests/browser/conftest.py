@@ -2,7 +2,9 @@
 
 Outside CI a missing Chromium skips these tests; with CI=true it fails them (`.ci/run` installs it).
 Every page a test opens is audited with axe-core after each load and once more when the test ends
-(`tests/browser/accessibility.py`): a serious or critical violation fails the test.
+(`tests/browser/accessibility.py`): a serious or critical violation fails the test. Every page is
+also watched for Content-Security-Policy violations (`tests/browser/csp.py`): any one reported, or a
+page of ours served without the policy, fails the test.
 """
 
 import os
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.accessibility import AccessibilityAudit
+from tests.browser.csp import CspWatch
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -68,9 +71,15 @@ def accessibility_audit():
 
 
 @pytest.fixture
-def page(chromium_browser, live_server, viewport, accessibility_audit):
+def csp_watch(live_server):
+    return CspWatch(base_url=live_server.url)
+
+
+@pytest.fixture
+def page(chromium_browser, live_server, viewport, accessibility_audit, csp_watch):
     context = chromium_browser.new_context(base_url=live_server.url, viewport=viewport)
     context.set_default_timeout(10_000)
+    csp_watch.watch_context(context)
     accessibility_audit.watch_context(context)
     page = context.new_page()
     yield page
@@ -80,6 +89,8 @@ def page(chromium_browser, live_server, viewport, accessibility_audit):
     assert not accessibility_audit.findings, (
         "axe-core found serious or critical violations:\n" + accessibility_audit.report()
     )
+    assert csp_watch.documents, "no page of ours was loaded, so none was checked for its CSP"
+    assert not csp_watch.failed, "Content-Security-Policy violations:\n" + csp_watch.report()
 
 
 @pytest.fixture
