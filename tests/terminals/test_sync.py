@@ -8,10 +8,10 @@ from django.db import connection
 from django.utils import timezone
 
 from providers.base import TerminalInfo
-from providers.usaepay import UsaepayProvider
 from terminals import services
 from terminals.models import EventKind, StatusSource, SyncRun, SyncState, Terminal, TerminalStatus
 from tests.terminals.conftest import sandbox_fleet
+from tests.waiting import wait_until
 
 SYNC_TASK = "terminals.tasks.sync_account"
 
@@ -106,20 +106,48 @@ def test_a_second_sync_sees_a_switched_off_terminal_and_records_the_change(
     )
 
 
-def test_the_provider_list_is_read_with_no_transaction_open(
-    sandbox_settings, tenant_a, monkeypatch
-):
+def test_the_provider_list_is_read_with_no_transaction_open(sandbox_settings, tenant_a):
+    """While the emulator is held answering the terminal list (a lock on its accounts table that
+    its request waits on), the sync's own database session is idle, not idle in a transaction."""
+    import threading
+
+    import psycopg
+
+    from sandbox.models import SandboxAccount
+
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
-    seen = []
-    original = UsaepayProvider.list_terminals
+    syncing = {}
 
-    def spying(self):
-        seen.append(connection.in_atomic_block)
-        return original(self)
+    def sync():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            syncing["pid"] = cursor.fetchone()[0]
+        try:
+            services.terminal_sync_account_now(account=fleet.account)
+        finally:
+            connection.close()
 
-    monkeypatch.setattr(UsaepayProvider, "list_terminals", spying)
-    services.terminal_sync_account_now(account=fleet.account)
-    assert seen == [False]
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as holder, psycopg.connect(**params, autocommit=True) as look:
+        holder.execute(f'LOCK TABLE "{SandboxAccount._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
+        worker = threading.Thread(target=sync)
+        worker.start()
+
+        def emulator_waits():
+            return look.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+                [holder.info.backend_pid],
+            ).fetchone()
+
+        wait_until(emulator_waits, timeout=20)
+        state = look.execute(
+            "SELECT state FROM pg_stat_activity WHERE pid = %s", [syncing["pid"]]
+        ).fetchone()[0]
+        holder.rollback()
+    worker.join(timeout=30)
+
+    assert state == "idle"
+    assert SyncRun.objects.filter(account=fleet.account, state=SyncState.SUCCEEDED).exists()
 
 
 def test_refused_credentials_fail_the_run_in_plain_words_and_change_nothing(
