@@ -1,8 +1,8 @@
 """Each credential's request budget, shared by every worker and web process: a sliding window per
 account in Redis.
 
-USAePay's default key allows 45 requests a minute (`Capabilities.requests_per_minute`). Every provider
-call takes its slots from the account's one window before it is sent:
+USAePay's default key allows 45 requests a minute (`Capabilities.requests_per_minute`). A credential's
+calls take their slots from the account's one window before they are sent:
 
 * a tracker read (`budget_take` with `tracking_limit`): at most four fifths of the budget; when the
   window is that full it is scheduled again for the moment a slot frees instead of sending;
