@@ -21,6 +21,7 @@ and counted in one Lua script, so two workers can never both take the last slot.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -28,6 +29,8 @@ from functools import lru_cache
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 # The share of a credential's documented budget that trackers may spend: the rest is left for
@@ -96,7 +99,8 @@ return {'ok'}
 
 @lru_cache(maxsize=1)
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+    # Short timeouts: a person's press waits on this, and an unanswered Redis means "not now".
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
 def _key(account_id: int) -> str:
@@ -139,12 +143,13 @@ def budget_free_in(
     "Sync now" uses it to say when its run will start; the run itself takes its slots then."""
     now = time.time()
     cost = max(1, min(cost, limit))
-    scores = [
-        score
-        for _, score in _client(settings.REDIS_URL).zrangebyscore(
+    try:
+        entries = _client(settings.REDIS_URL).zrangebyscore(
             _key(account_id), now - window_s, "+inf", withscores=True
         )
-    ]
+    except redis.RedisError:  # cannot tell: the run takes its slots (or waits) when it starts
+        return 0.0
+    scores = [score for _, score in entries]
     surplus = len(scores) + cost - limit
     if surplus <= 0:
         return 0.0
@@ -158,10 +163,13 @@ def budget_record(account_id: int, count: int, *, window_s: float = WINDOW_S) ->
     now = time.time()
     batch = uuid.uuid4().hex
     client = _client(settings.REDIS_URL)
-    with client.pipeline() as pipe:
-        pipe.zadd(_key(account_id), {f"{batch}:{i}": now for i in range(count)})
-        pipe.pexpire(_key(account_id), int(window_s * 1000))
-        pipe.execute()
+    try:
+        with client.pipeline() as pipe:
+            pipe.zadd(_key(account_id), {f"{batch}:{i}": now for i in range(count)})
+            pipe.pexpire(_key(account_id), int(window_s * 1000))
+            pipe.execute()
+    except redis.RedisError:  # the calls were made; the count is lost, not the answer
+        logger.warning("could not count %s requests of account %s: Redis", count, account_id)
 
 
 class PressRefused(Exception):
@@ -170,14 +178,20 @@ class PressRefused(Exception):
     `since_s`: seconds since the same target was last pressed (None when it is the account's share of
     presses that is spent); `wait_s`: seconds until a press may go through."""
 
-    def __init__(self, *, since_s: float | None, wait_s: float):
+    def __init__(self, *, since_s: float | None, wait_s: float, uncounted: bool = False):
         super().__init__(f"over the budget for {wait_s:.1f} s")
         self.since_s = since_s
         self.wait_s = wait_s
+        self.uncounted = uncounted  # Redis did not answer: the budget could not be checked
 
     def message(self, *, done: str = "Checked", api: str = "the provider") -> str:
         """In plain words: "Checked 3 s ago, try again in a moment." (`done` names what the last
         press did) or, when the account's share is spent, "… try again in 12 s."."""
+        if self.uncounted:
+            return (
+                f"The dashboard cannot count this {api} account's requests right now, so it did "
+                "not ask; try again in a moment."
+            )
         if self.since_s is not None:
             return f"{done} {max(1, round(self.since_s))} s ago, try again in a moment."
         wait = max(1, math.ceil(self.wait_s))
@@ -199,21 +213,24 @@ def press_take(
     or raise PressRefused (nothing is taken) when `target` was pressed less than `interval_s` ago,
     when the account's presses used their share of the budget, or when the whole budget is spent."""
     script = _client(settings.REDIS_URL).register_script(_PRESS)
-    answer = script(
-        keys=[
-            _key(account_id),
-            _key(account_id) + ":presses",
-            f"{_key(account_id)}:press:{target}",
-        ],
-        args=[
-            time.time(),
-            window_s,
-            budget_limit(requests_per_minute),
-            press_limit(requests_per_minute),
-            uuid.uuid4().hex,
-            interval_s,
-        ],
-    )
+    try:
+        answer = script(
+            keys=[
+                _key(account_id),
+                _key(account_id) + ":presses",
+                f"{_key(account_id)}:press:{target}",
+            ],
+            args=[
+                time.time(),
+                window_s,
+                budget_limit(requests_per_minute),
+                press_limit(requests_per_minute),
+                uuid.uuid4().hex,
+                interval_s,
+            ],
+        )
+    except redis.RedisError as exc:  # no budget to check: no call either
+        raise PressRefused(since_s=None, wait_s=PRESS_INTERVAL_S, uncounted=True) from exc
     kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
     if kind == "recent":
         raise PressRefused(since_s=float(answer[1]), wait_s=float(answer[2]))

@@ -163,3 +163,37 @@ def test_a_press_within_the_budget_still_reaches_the_provider(
         fleet.devices[0].refresh_from_db()
         assert fleet.devices[0].name == "Front counter"
     assert len(emulator_calls("usaepay")) == 1
+
+
+DEAD_REDIS = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+
+
+def test_a_probe_while_the_budget_cannot_be_counted_asks_nothing_and_says_so(
+    client, tenant_a, emulator_calls, settings
+):
+    fleet, (terminal,) = _cashiers_terminals(tenant_a, devices=1)
+    client.force_login(tenant_a.users[Role.CASHIER])
+    emulator_calls.clear()
+    settings.REDIS_URL = DEAD_REDIS  # the budget's Redis only: sessions and the broker stay up
+
+    body = _probe(client, terminal)
+
+    assert emulator_calls("usaepay") == []
+    assert (
+        "The dashboard cannot count this USAePay account&#x27;s requests right now, so it did not "
+        "ask; try again in a moment." in body
+    )
+
+
+def test_sync_now_while_the_budget_cannot_be_counted_still_queues_the_run(
+    tenant_a, usaepay_account, settings, broker, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = DEAD_REDIS
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (run,) = services.terminals_sync_request(
+            accounts=[usaepay_account], user=tenant_a.users[Role.MERCHANT_MANAGER]
+        )
+
+    assert run.state == SyncState.QUEUED and run.trigger == "user"
+    assert [task.args for task in broker.scheduled("terminals.tasks.sync_account")] == [[run.pk]]
