@@ -32,7 +32,8 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-WINDOW_S = 60.0
+WINDOW_S = 60.0  # settings.CREDENTIALS_BUDGET_WINDOW_S overrides it (tests: an hour, so no count
+# depends on how fast a loaded machine runs)
 # The share of a credential's documented budget that trackers may spend: the rest is left for
 # terminal syncs, actions and verification calls made by the same key.
 TRACKING_SHARE = 0.8
@@ -41,7 +42,7 @@ UNDOCUMENTED_PER_MINUTE = 120
 # The share of the budget that people's presses (probe, verify) may take in a minute, all together.
 PRESS_SHARE = 0.2
 # One press of one target (a terminal's probe, an account's verification) in this many seconds.
-PRESS_INTERVAL_S = 10.0
+PRESS_INTERVAL_S = 10.0  # settings.CREDENTIALS_PRESS_INTERVAL_S overrides it
 
 _TAKE = """
 local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
@@ -107,6 +108,16 @@ def _key(account_id: int) -> str:
     return f"budget:account:{account_id}"
 
 
+def _window(window_s: float | None) -> float:
+    return window_s or float(getattr(settings, "CREDENTIALS_BUDGET_WINDOW_S", WINDOW_S))
+
+
+def _interval(interval_s: float | None) -> float:
+    if interval_s is not None:
+        return interval_s
+    return float(getattr(settings, "CREDENTIALS_PRESS_INTERVAL_S", PRESS_INTERVAL_S))
+
+
 def budget_limit(requests_per_minute: int | None) -> int:
     """The whole budget a minute of a credential (the documented one, else UNDOCUMENTED_PER_MINUTE)."""
     return max(1, requests_per_minute or UNDOCUMENTED_PER_MINUTE)
@@ -122,12 +133,15 @@ def press_limit(requests_per_minute: int | None) -> int:
     return max(1, int(budget_limit(requests_per_minute) * PRESS_SHARE))
 
 
-def budget_take(account_id: int, *, limit: int, window_s: float = WINDOW_S, cost: int = 1) -> float:
+def budget_take(
+    account_id: int, *, limit: int, window_s: float | None = None, cost: int = 1
+) -> float:
     """Take `cost` requests from account `account_id`'s window of `limit` requests per `window_s`.
 
     Returns 0.0 when the requests may be sent now (the slots are taken), else the seconds until
     enough slots free (nothing is taken: ask again then).
     """
+    window_s = _window(window_s)
     script = _client(settings.REDIS_URL).register_script(_TAKE)
     wait = script(
         keys=[_key(account_id)],
@@ -137,10 +151,11 @@ def budget_take(account_id: int, *, limit: int, window_s: float = WINDOW_S, cost
 
 
 def budget_free_in(
-    account_id: int, *, limit: int, cost: int = 1, window_s: float = WINDOW_S
+    account_id: int, *, limit: int, cost: int = 1, window_s: float | None = None
 ) -> float:
     """Seconds until `cost` requests could be taken from the window (0.0: now). A look, not a take:
     "Sync now" uses it to say when its run will start; the run itself takes its slots then."""
+    window_s = _window(window_s)
     now = time.time()
     cost = max(1, min(cost, limit))
     try:
@@ -156,8 +171,9 @@ def budget_free_in(
     return max(0.0, scores[surplus - 1] + window_s - now)
 
 
-def budget_record(account_id: int, count: int, *, window_s: float = WINDOW_S) -> None:
+def budget_record(account_id: int, count: int, *, window_s: float | None = None) -> None:
     """Count `count` requests already sent (a sync's further pages, a token fetch on the way)."""
+    window_s = _window(window_s)
     if count <= 0:
         return
     now = time.time()
@@ -206,12 +222,13 @@ def press_take(
     *,
     target: str,
     requests_per_minute: int | None,
-    interval_s: float = PRESS_INTERVAL_S,
-    window_s: float = WINDOW_S,
+    interval_s: float | None = None,
+    window_s: float | None = None,
 ) -> None:
     """Take one request for a person's press on `target` (e.g. "probe:17") of account `account_id`,
     or raise PressRefused (nothing is taken) when `target` was pressed less than `interval_s` ago,
     when the account's presses used their share of the budget, or when the whole budget is spent."""
+    window_s, interval_s = _window(window_s), _interval(interval_s)
     script = _client(settings.REDIS_URL).register_script(_PRESS)
     try:
         answer = script(
@@ -230,7 +247,7 @@ def press_take(
             ],
         )
     except redis.RedisError as exc:  # no budget to check: no call either
-        raise PressRefused(since_s=None, wait_s=PRESS_INTERVAL_S, uncounted=True) from exc
+        raise PressRefused(since_s=None, wait_s=interval_s, uncounted=True) from exc
     kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
     if kind == "recent":
         raise PressRefused(since_s=float(answer[1]), wait_s=float(answer[2]))
@@ -238,8 +255,9 @@ def press_take(
         raise PressRefused(since_s=None, wait_s=float(answer[1]))
 
 
-def budget_used(account_id: int, *, window_s: float = WINDOW_S) -> int:
+def budget_used(account_id: int, *, window_s: float | None = None) -> int:
     """Requests taken from the account's window in the last `window_s` seconds."""
+    window_s = _window(window_s)
     client = _client(settings.REDIS_URL)
     return int(client.zcount(_key(account_id), time.time() - window_s, "+inf"))
 

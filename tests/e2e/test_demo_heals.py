@@ -35,6 +35,14 @@ DEMO_SECRETS = sorted(
 )
 
 
+def _printed(secret: str, text: str) -> bool:
+    """Whether `secret` is in `text`; a numeric one (USAePay's PIN) only as a number of its own, not
+    as six digits inside a timing or an id that happen to match."""
+    if secret.isdigit():
+        return re.search(rf"(?<!\d){secret}(?!\d)", text) is not None
+    return secret in text
+
+
 def _health(url: str):
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=3) as response:
@@ -168,6 +176,14 @@ def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
         # PostgreSQL then takes far longer than the ~10 s it takes alone.
         _wait_for("the demo answering healthy", lambda: _healthy(url), seconds=180, output=output)
 
+        # Every kind of provider call, by a person and by an operator (before the kills: a sync the
+        # killed worker was reading stays "fetching" until beat fails it ten minutes later).
+        try:
+            _a_person_presses_every_provider_button(url, output=output)
+        except httpx.HTTPError as error:
+            raise AssertionError(f"{error!r}; output:\n{output.read_text()}") from error
+        check_output = _provider_check_every_provider(env)
+
         # PostgreSQL: kill its postmaster as a crash would.
         pid_file = tmp_path / "data" / "pg" / "postmaster.pid"
         postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
@@ -214,12 +230,6 @@ def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
             output=output,
         )
 
-        # Every kind of provider call, by a person and by an operator.
-        try:
-            _a_person_presses_every_provider_button(url, output=output)
-        except httpx.HTTPError as error:
-            raise AssertionError(f"{error!r}; output:\n{output.read_text()}") from error
-        check_output = _provider_check_every_provider(env)
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -236,7 +246,7 @@ def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
         ("provider_check", check_output),
         ("the embedded servers' logs", _embedded_server_logs(tmp_path / "data")),
     ):
-        leaked = [secret for secret in DEMO_SECRETS if secret in printed]
+        leaked = [secret for secret in DEMO_SECRETS if _printed(secret, printed)]
         assert leaked == [], f"{name} printed {leaked}"
     deadline = time.monotonic() + 10
     while _ours(data_dir) and time.monotonic() < deadline:

@@ -20,6 +20,14 @@ SPENT = re.compile(
 )
 
 
+@pytest.fixture(autouse=True)
+def _an_hours_window(settings):
+    """A window and a press interval of an hour: what counts is how many calls go out, never how
+    fast a loaded machine presses (the limits per window are the same)."""
+    settings.CREDENTIALS_BUDGET_WINDOW_S = 3600
+    settings.CREDENTIALS_PRESS_INTERVAL_S = 3600
+
+
 def _cashiers_terminals(tenant, devices: int):
     """A USAePay account at the emulator whose terminals stand in the cashier's store."""
     fleet = sandbox_fleet("usaepay", tenant.merchant, devices=devices)
