@@ -3,16 +3,17 @@ call, and never logged or put into an exception message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from credentials import vault
+from credentials import budget, vault
 from credentials.models import AccessToken, AuditAction, CredentialAuditEvent, ProviderAccount
 from providers.base import AccountConfig, Token
 from providers.errors import ProviderError
-from providers.registry import get_provider
+from providers.registry import capabilities_for, get_provider, provider_class
 
 
 def _audit(account: ProviderAccount, action: str, *, actor=None, detail: str = "") -> None:
@@ -116,6 +117,50 @@ def provider_for(account: ProviderAccount, *, client=None):
     return get_provider(
         account_config(account), token_store=DatabaseTokenStore(account), client=client
     )
+
+
+@dataclass
+class VerifyOutcome:
+    ok: bool
+    message: str
+    refused: bool = False  # over the budget: nothing was asked
+
+
+def account_verify(*, account: ProviderAccount, actor=None) -> VerifyOutcome:
+    """Check the account's secret against its provider now: a fresh access token where the provider
+    issues them, then its terminal list (an authenticated read every provider has). The outcome is
+    written to the account's audit trail.
+
+    A press is a call from a person's request, so it comes out of the account's request window
+    (credentials/budget.py `press_take`): one verification of an account every `PRESS_INTERVAL_S`,
+    within the share of the budget for presses. A press over it asks nothing and says so
+    ("Verified 3 s ago, try again in a moment.")."""
+    api = provider_class(account.provider).api_name
+    try:
+        budget.press_take(
+            account.pk,
+            target="verify",
+            requests_per_minute=capabilities_for(account.provider).requests_per_minute,
+        )
+    except budget.PressRefused as refused:
+        return VerifyOutcome(False, refused.message(done="Verified", api=api), refused=True)
+    requests: list = []
+    try:
+        with provider_for(account) as adapter:
+            adapter.client.event_hooks["request"].append(requests.append)
+            try:
+                adapter.obtain_token()
+                listed = len(adapter.list_terminals())
+            finally:
+                budget.budget_record(account.pk, len(requests) - 1)  # a token, further pages
+    except ProviderError as exc:
+        _audit(account, AuditAction.VERIFY_FAILED, actor=actor, detail=exc.message)
+        return VerifyOutcome(False, f"{api} did not accept the credentials: {exc.message}")
+    except LookupError as exc:  # no known environment for this provider
+        return VerifyOutcome(False, str(exc))
+    detail = f"{listed} terminal{'s' if listed != 1 else ''} listed"
+    _audit(account, AuditAction.VERIFIED, actor=actor, detail=detail)
+    return VerifyOutcome(True, f"{api} accepted the credentials ({detail}).")
 
 
 def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:

@@ -6,4 +6,5 @@ app_name = "credentials"
 urlpatterns = [
     path("", views.account_list, name="account_list"),
     path("<int:pk>/", views.account_detail, name="account_detail"),
+    path("<int:pk>/verify/", views.account_verify, name="account_verify"),
 ]

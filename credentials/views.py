@@ -1,6 +1,9 @@
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from credentials import services
 from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
 from providers.registry import UnknownProvider, secret_fields
@@ -30,3 +33,15 @@ def account_detail(request, account):
         "credentials/account_detail.html",
         {"account": account, "secrets": secrets, "events": events},
     )
+
+
+@access("credentials.verify_account", obj=scoped(ProviderAccount, name="account"))
+@require_POST
+def account_verify(request, account):
+    """ "Verify now": the provider is asked at once, within the account's budget for presses."""
+    outcome = services.account_verify(account=account, actor=request.user)
+    if outcome.refused:  # over the budget: nothing was asked, the person is told when to ask
+        messages.info(request, outcome.message)
+    else:
+        (messages.success if outcome.ok else messages.error)(request, outcome.message)
+    return redirect("credentials:account_detail", pk=account.pk)

@@ -19,6 +19,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from credentials import budget
 from credentials.models import ProviderAccount
 from credentials.services import provider_for
 from providers.base import Capabilities, TerminalInfo
@@ -401,15 +402,27 @@ def _run_create(
     return run, True
 
 
+def _budget_allows_at(account, now: datetime) -> datetime:
+    """When the account's request window (credentials/budget.py, shared with the trackers and the
+    presses) has room for a sync of the size of its last one."""
+    wait = budget.budget_free_in(
+        account.pk,
+        limit=budget.budget_limit(capabilities_for(account.provider).requests_per_minute),
+        cost=account.last_requests or 1,
+    )
+    return now + timedelta(seconds=wait)
+
+
 def terminals_sync_request(*, accounts, user, now: datetime | None = None) -> list[SyncRun]:
     """ "Sync now" for these accounts: one run each, starting at once unless the account synced so
-    recently that its rate budget asks to wait a few seconds; an account already syncing is joined."""
+    recently, or its request window is so full (trackers, probes), that its rate budget asks to wait;
+    an account already syncing is joined. A press never calls the provider itself: the run's worker
+    does, once the budget allows, and the progress partial says when."""
     now = now or timezone.now()
     runs = []
     for account in _last_runs().filter(pk__in=[a.pk for a in accounts], is_active=True):
-        run, _ = _run_create(
-            account, trigger=SyncTrigger.USER, user=user, not_before=_next_allowed(account, now)
-        )
+        not_before = max(_next_allowed(account, now), _budget_allows_at(account, now))
+        run, _ = _run_create(account, trigger=SyncTrigger.USER, user=user, not_before=not_before)
         runs.append(run)
     return runs
 
@@ -465,7 +478,30 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
     """Do one run: claim it (conditional UPDATE: a lost race does nothing), read the provider's list
     with no transaction open, then write it. Returns the run, or None if not claimed. A transient
     provider failure leaves it RETRYING and schedules its next attempt after `SYNC_RETRY_DELAY_S`
-    (or the provider's Retry-After): the task never schedules anything itself."""
+    (or the provider's Retry-After): the task never schedules anything itself.
+
+    The run's requests come out of the account's request window (credentials/budget.py): when the
+    whole budget is spent (trackers, presses, other syncs) the run is not claimed but scheduled for
+    the moment a slot frees, with no provider call and no attempt counted."""
+    waiting = (
+        SyncRun.objects.filter(pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING])
+        .select_related("account")
+        .first()
+    )
+    if waiting is None:
+        return None
+    wait_s = budget.budget_take(
+        waiting.account_id,
+        limit=budget.budget_limit(capabilities_for(waiting.account.provider).requests_per_minute),
+    )
+    if wait_s:
+        later = timezone.now() + timedelta(seconds=wait_s)
+        if SyncRun.objects.filter(
+            pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING]
+        ).update(not_before=later):
+            waiting.not_before = later
+            _sync_schedule(waiting)
+        return waiting
     now = timezone.now()
     claimed = SyncRun.objects.filter(
         pk=run_id, state__in=[SyncState.QUEUED, SyncState.RETRYING]
@@ -485,10 +521,12 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
             infos = adapter.list_terminals()
         fetched_at = timezone.now()
     except ProviderError as exc:
+        budget.budget_record(account.pk, len(requests) - 1)
         return _run_failed(run, exc, requests=len(requests))
     except LookupError as exc:  # no known environment for this provider
         return _run_finish(run, SyncState.FAILED, requests=0, error=str(exc))
     except Exception:
+        budget.budget_record(account.pk, len(requests) - 1)
         _run_finish(
             run,
             SyncState.FAILED,
@@ -496,6 +534,7 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
             error="The sync failed unexpectedly; it is logged.",
         )
         raise
+    budget.budget_record(account.pk, len(requests) - 1)  # the first was taken before: its pages
     SyncRun.objects.filter(pk=run.pk).update(state=SyncState.SAVING, requests=len(requests))
     result = terminals_apply_list(account=account, infos=infos, fetched_at=fetched_at)
     return _run_finish(
@@ -610,14 +649,33 @@ def terminal_status_record(
 class ProbeOutcome:
     ok: bool
     message: str
+    refused: bool = False  # over the budget: nothing was asked
 
 
 def terminal_probe(*, terminal: Terminal, actor=None) -> ProbeOutcome:
-    """Ask the provider about this one terminal now (`get_terminal`) and record what it says."""
+    """Ask the provider about this one terminal now (`get_terminal`) and record what it says.
+
+    A press is a call from a person's request, so it comes out of the account's request window
+    (credentials/budget.py `press_take`): one probe of a terminal every `PRESS_INTERVAL_S`, and the
+    account's presses at most their share of its budget. A press over either asks nothing and says
+    so ("Checked 3 s ago, try again in a moment.")."""
     api = api_name(terminal.provider)
     try:
+        budget.press_take(
+            terminal.account_id,
+            target=f"probe:{terminal.pk}",
+            requests_per_minute=capabilities_for(terminal.provider).requests_per_minute,
+        )
+    except budget.PressRefused as refused:
+        return ProbeOutcome(False, refused.message(done="Checked", api=api), refused=True)
+    requests: list = []
+    try:
         with provider_for(terminal.account) as adapter:
-            info = adapter.get_terminal(terminal.provider_ref)
+            adapter.client.event_hooks["request"].append(requests.append)
+            try:
+                info = adapter.get_terminal(terminal.provider_ref)
+            finally:
+                budget.budget_record(terminal.account_id, len(requests) - 1)  # a token fetch
     except NotFound:
         now = timezone.now()
         if Terminal.objects.filter(pk=terminal.pk, is_active=True).update(
@@ -701,8 +759,24 @@ def terminal_rename(*, terminal: Terminal, name: str, actor) -> RenameOutcome:
     old = terminal.name
     if capabilities_for(terminal.provider).can_rename:
         try:
+            # A rename at the provider is a person's call too: it comes out of the account's share
+            # for presses (a second rename of the same terminal may follow at once: a typo fixed).
+            budget.press_take(
+                terminal.account_id,
+                target=f"rename:{terminal.pk}",
+                requests_per_minute=capabilities_for(terminal.provider).requests_per_minute,
+                interval_s=0,
+            )
+        except budget.PressRefused as refused:
+            raise RenameRefused(f"{refused.message(api=api)} The name is unchanged.") from refused
+        requests: list = []
+        try:
             with provider_for(terminal.account) as adapter:
-                info = adapter.rename_terminal(terminal.provider_ref, name=name)
+                adapter.client.event_hooks["request"].append(requests.append)
+                try:
+                    info = adapter.rename_terminal(terminal.provider_ref, name=name)
+                finally:
+                    budget.budget_record(terminal.account_id, len(requests) - 1)
         except ProviderError as exc:
             # An InvalidRequest without an HTTP status is the adapter's own refusal, before any
             # call: a name the provider could not store as it is (USAePay drops "é", "☕", "מ").

@@ -375,5 +375,8 @@ def assign_store(request, terminal):
 @require_POST
 def probe(request, terminal):
     outcome = services.terminal_probe(terminal=terminal, actor=request.user)
-    (messages.success if outcome.ok else messages.error)(request, outcome.message)
+    if outcome.refused:  # over the budget: nothing was asked, the person is told when to ask
+        messages.info(request, outcome.message)
+    else:
+        (messages.success if outcome.ok else messages.error)(request, outcome.message)
     return redirect("terminals:detail", pk=terminal.pk)

@@ -73,3 +73,35 @@ def sandbox_settings(settings, live_server):
     settings.SANDBOX_MAGIC_DELAY_S = 0
     settings.SANDBOX_PAYROC_LONG_POLL_S = 1
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _empty_request_windows():
+    """Every test starts with empty provider request windows (credentials/budget.py): account and
+    terminal ids start again with each new test database, the worker's Redis database keeps them."""
+    from credentials.budget import clear_all_windows
+
+    clear_all_windows()
+
+
+@pytest.fixture
+def emulator_calls(sandbox_settings):
+    """The paths of the requests the sandbox emulators received over HTTP (the live server's
+    `request_started`), as a provider would count them: `emulator_calls("usaepay")`."""
+    from django.core.signals import request_started
+
+    paths: list[str] = []
+
+    def received(sender, environ=None, **kwargs):
+        path = (environ or {}).get("PATH_INFO", "")
+        if path.startswith("/sandbox/"):
+            paths.append(path)
+
+    request_started.connect(received, weak=False)
+
+    def calls(provider: str = "") -> list[str]:
+        return [p for p in list(paths) if p.startswith(f"/sandbox/{provider}")]
+
+    calls.clear = paths.clear
+    yield calls
+    request_started.disconnect(received)
