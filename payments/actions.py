@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 # start's own lease (120 s) and the look for a start whose answer was lost (90 s), then some.
 ABORT_WAITS_FOR_START_S = 240
 ABORT_RETRY_S = 1.0
+# The payload key of a lost capture's event: the amount we asked to capture.
+CAPTURE_ASKED = "capture_asked_minor"
 
 
 class AbortOutcome(enum.StrEnum):
@@ -294,11 +296,22 @@ def payment_capture_execute(*, payment_id: int, amount_minor: int | None = None)
             currency=payment.currency,
         )
     except OutcomeUnknown as exc:
-        payment_note(
+        # It may have been captured: unknown until the provider says (a read now, then the
+        # reconciler), never captured a second time. The amount asked is kept on the event: the
+        # provider's read of a captured authorisation need not say how much was captured.
+        payment_transition(
             payment_id=payment.pk,
-            action="capture_unknown",
+            to=S.UNKNOWN,
+            allowed_from=[S.AUTHORIZED],
             source=EventSource.WORKER,
             detail=f"The capture's answer was lost; checking with the provider. ({exc})",
+            payload={CAPTURE_ASKED: amount_minor or payment.amount_minor},
+            message=(
+                "Result unknown: we are checking with the provider whether it was captured. "
+                "Do not capture it again."
+            ),
+            lease_owner="",
+            lease_until=None,
         )
         _track_soon(payment.pk, "capture")
         return False

@@ -134,8 +134,30 @@ def _result_fields(payment: Payment, result: PaymentResult) -> dict:
     if state == PaymentState.AUTHORIZED:
         fields.update(lease_owner="", lease_until=None)  # nothing to follow until an action
     if state == PaymentState.APPROVED and payment.kind in (PaymentKind.SALE, PaymentKind.AUTH):
-        fields["captured_minor"] = result.amount_minor or payment.amount_minor
+        fields["captured_minor"] = (
+            _capture_asked(payment) or result.amount_minor or payment.amount_minor
+        )
     return fields
+
+
+def _lost_capture(payment: Payment):
+    """The event of a capture of `payment` whose answer was lost (authorized → unknown), if that is
+    why it is unknown now."""
+    if payment.kind != PaymentKind.AUTH or payment.status != S.UNKNOWN:
+        return None
+    return (
+        payment.events.filter(from_status=S.AUTHORIZED, to_status=S.UNKNOWN)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _capture_asked(payment: Payment) -> int | None:
+    from payments.actions import CAPTURE_ASKED
+
+    event = _lost_capture(payment)
+    asked = (event.payload or {}).get(CAPTURE_ASKED) if event else None
+    return int(asked) if isinstance(asked, int) and asked > 0 else None
 
 
 def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bool:
@@ -143,6 +165,11 @@ def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bo
     the payment changed. `pending` and `unknown` from the provider change nothing here."""
     state = PaymentState(result.state)
     if state in (PaymentState.PENDING, PaymentState.CREATED, PaymentState.UNKNOWN):
+        return False
+    if state == PaymentState.AUTHORIZED and _lost_capture(payment):
+        # "Authorised" after a capture whose answer was lost proves nothing: the capture may be on
+        # its way, or the provider's read may not show captures (USAePay's payrequest). It stays
+        # unknown until a read shows it captured, or a person settles it (needs attention).
         return False
     with transaction.atomic():
         moved = payment_transition(
