@@ -241,6 +241,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # An unknown payment the reconciler could not settle in this time is flagged "needs attention".
 PAYMENTS_ATTENTION_AFTER_S = env.int("PAYMENTS_ATTENTION_AFTER_S", default=900)
+# How long a tracker's lease holds without renewal (a dead worker's payments wait this long for the
+# sweeper); the default (90 s) covers one Payroc long-poll of up to a minute.
+PAYMENTS_TRACKING_LEASE_S = env.int("PAYMENTS_TRACKING_LEASE_S", default=90)
 # The terminal's timeout sent with each start (None: each provider's default_timeout_s).
 PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) or None
 

@@ -19,10 +19,12 @@ import enum
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
 from payments.services import InvalidPayment, payment_create, payment_task_schedule
@@ -38,6 +40,13 @@ S = PaymentStatus
 _REFUND_DEAD = (S.DECLINED, S.CANCELED, S.TIMED_OUT, S.FAILED)
 
 logger = logging.getLogger(__name__)
+
+# An abort asked for while the start is on its way waits for the provider to have the payment: the
+# start's own lease (120 s) and the look for a start whose answer was lost (90 s), then some.
+ABORT_WAITS_FOR_START_S = 240
+ABORT_RETRY_S = 1.0
+# The payload key of a lost capture's event: the amount we asked to capture.
+CAPTURE_ASKED = "capture_asked_minor"
 
 
 class AbortOutcome(enum.StrEnum):
@@ -98,7 +107,7 @@ def payment_abort(*, payment: Payment, user) -> AbortResult:
     if not user.has_perm("payments.abort_payment"):
         raise PermissionDenied("You may not abort payments.")
     payment = Payment.objects.for_user(user).get(pk=payment.pk)
-    if payment.status == S.CREATED:
+    if payment.status == S.CREATED and _claim_unsent(payment):
         message = "Canceled before it was sent to the terminal."
         if payment_transition(
             payment_id=payment.pk,
@@ -110,8 +119,8 @@ def payment_abort(*, payment: Payment, user) -> AbortResult:
             message=message,
         ):
             return AbortResult(AbortOutcome.ABORTED, message)
-        payment.refresh_from_db()
-    if payment.status not in (S.PENDING, S.UNKNOWN):
+    payment.refresh_from_db()
+    if payment.status not in (S.CREATED, S.PENDING, S.UNKNOWN):
         return AbortResult(AbortOutcome.NOT_OPEN, f"The payment is already {payment.status}.")
     if not capabilities_for(payment.provider).can_abort:
         raise InvalidPayment("This provider cannot abort a payment; cancel it on the terminal.")
@@ -123,9 +132,26 @@ def payment_abort(*, payment: Payment, user) -> AbortResult:
     return AbortResult(AbortOutcome.REQUESTED, "Aborting…")
 
 
+def _claim_unsent(payment: Payment) -> bool:
+    """Claim a `created` payment no start worker has claimed (nothing was sent to the provider), so
+    that none can claim it now: True when it may be failed with no provider call. A start that was
+    claimed may be on the wire already; its payment is aborted once the provider has it."""
+    return bool(
+        Payment.objects.filter(pk=payment.pk, status=S.CREATED, lease_until__isnull=True).update(
+            lease_owner="abort", lease_until=timezone.now() + timedelta(seconds=120)
+        )
+    )
+
+
 def payment_abort_execute(*, payment_id: int) -> AbortResult:
-    """The worker half of an abort: one provider call, then one of three outcomes on the payment."""
+    """The worker half of an abort: one provider call, then one of three outcomes on the payment.
+
+    An abort asked for while the start is still on its way (created, or unknown with no provider
+    reference yet) waits for the provider to have the payment, then aborts it; a start that never
+    shows within `ABORT_WAITS_FOR_START_S` leaves the merchant told to cancel on the terminal."""
     payment = Payment.objects.select_related("account").get(pk=payment_id)
+    if payment.status == S.CREATED or (payment.status == S.UNKNOWN and not payment.provider_ref):
+        return _abort_waits_for_start(payment)
     if payment.status not in (S.PENDING, S.UNKNOWN) or not payment.provider_ref:
         return AbortResult(AbortOutcome.NOT_OPEN, f"The payment is already {payment.status}.")
     provider = _provider(payment)
@@ -150,6 +176,27 @@ def payment_abort_execute(*, payment_id: int) -> AbortResult:
         message=message,
     )
     return AbortResult(AbortOutcome.ABORTED, message)
+
+
+def _abort_waits_for_start(payment: Payment) -> AbortResult:
+    age = (timezone.now() - payment.created_at).total_seconds()
+    if age >= ABORT_WAITS_FOR_START_S:
+        message = (
+            "The abort could not be sent: the provider has not confirmed the start yet. Cancel "
+            "the payment on the terminal; we keep checking with the provider."
+        )
+        Payment.objects.filter(pk=payment.pk, status__in=[S.CREATED, S.UNKNOWN]).update(
+            message=message
+        )
+        payment_note(
+            payment_id=payment.pk,
+            action="abort_unreachable",
+            source=EventSource.WORKER,
+            detail=message,
+        )
+        return AbortResult(AbortOutcome.UNREACHABLE, message)
+    payment_task_schedule("abort_payment", countdown=ABORT_RETRY_S, payment_id=payment.pk)
+    return AbortResult(AbortOutcome.REQUESTED, "Aborting once the terminal has the payment…")
 
 
 def _abort_too_late(payment: Payment, provider, kind, detail: str) -> AbortResult:
@@ -249,11 +296,22 @@ def payment_capture_execute(*, payment_id: int, amount_minor: int | None = None)
             currency=payment.currency,
         )
     except OutcomeUnknown as exc:
-        payment_note(
+        # It may have been captured: unknown until the provider says (a read now, then the
+        # reconciler), never captured a second time. The amount asked is kept on the event: the
+        # provider's read of a captured authorisation need not say how much was captured.
+        payment_transition(
             payment_id=payment.pk,
-            action="capture_unknown",
+            to=S.UNKNOWN,
+            allowed_from=[S.AUTHORIZED],
             source=EventSource.WORKER,
             detail=f"The capture's answer was lost; checking with the provider. ({exc})",
+            payload={CAPTURE_ASKED: amount_minor or payment.amount_minor},
+            message=(
+                "Result unknown: we are checking with the provider whether it was captured. "
+                "Do not capture it again."
+            ),
+            lease_owner="",
+            lease_until=None,
         )
         _track_soon(payment.pk, "capture")
         return False
@@ -490,7 +548,11 @@ def payment_refund_execute(*, refund_id: int) -> bool:
                 message=(result.message or f"The refund was {result.state}.")[:200],
             )
             return False
-    _track_soon(refund.pk, "refund")
+    # Pending: the refund runs on the sale's terminal (Klearly) or the provider is still deciding;
+    # it is followed like a payment, by a tracker with a deadline.
+    from payments import engine
+
+    engine.payment_follow(payment_id=refund.pk)
     return False
 
 

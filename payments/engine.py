@@ -7,6 +7,8 @@ Service functions (tasks in payments/tasks.py call exactly one of them):
 * `payment_track(payment_id=…, owner=…)`: one tracker step (a long-poll for Payroc, one status read
   for the others) under the payment's lease; it schedules the next step itself, a short task each.
 * `payment_track_soon(payment_id=…, reason=…)`: an immediate read (a webhook or an action asks).
+* `payment_follow(payment_id=…)`: a tracker for a payment an action left pending (a refund on a
+  terminal).
 * `payment_look_for_start(payment_id=…, look_until=…)`: one look for a start that may be in flight.
 * `payments_sweep()`: restarts tracking for open payments whose lease expired (a worker died).
 * `payments_reconcile()` / `payment_reconcile(payment_id=…)`: asks the provider about `unknown`
@@ -33,8 +35,8 @@ from credentials.budget import budget_take, tracking_limit
 from credentials.services import provider_for
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
 from payments.state import payment_note, payment_transition
+from providers.base import TRACKING_GRACE, PaymentResult, PaymentState, StartRequest
 from providers.base import PaymentKind as ProviderKind
-from providers.base import PaymentResult, PaymentState, StartRequest
 from providers.errors import OutcomeUnknown, ProviderError, RateLimited, StartInFlight
 from providers.recovery import look_for_start, nothing_ran, start_exactly_once
 from providers.registry import capabilities_for
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 S = PaymentStatus
 
 # A tracker's lease: long enough for one long-poll (up to a minute) or one read and its pause.
+# PAYMENTS_TRACKING_LEASE_S overrides it (tests shorten it so a dead worker's lease expires soon).
 LEASE_S = 90
 # A start claims the payment for this long: the worker is sending it.
 START_LEASE_S = 120
@@ -52,6 +55,10 @@ START_RETRY_WINDOW_S = 120
 
 def _setting(name: str, default):
     return getattr(settings, name, default)
+
+
+def _lease_s() -> float:
+    return float(_setting("PAYMENTS_TRACKING_LEASE_S", None) or LEASE_S)
 
 
 def _attention_after() -> timedelta:
@@ -74,7 +81,7 @@ def _adapter(payment: Payment):
     return adapter
 
 
-def _timeout_s(payment: Payment) -> int | None:
+def _timeout_s(payment: Payment | None) -> int | None:
     return _setting("PAYMENTS_TERMINAL_TIMEOUT_S", None)
 
 
@@ -127,8 +134,30 @@ def _result_fields(payment: Payment, result: PaymentResult) -> dict:
     if state == PaymentState.AUTHORIZED:
         fields.update(lease_owner="", lease_until=None)  # nothing to follow until an action
     if state == PaymentState.APPROVED and payment.kind in (PaymentKind.SALE, PaymentKind.AUTH):
-        fields["captured_minor"] = result.amount_minor or payment.amount_minor
+        fields["captured_minor"] = (
+            _capture_asked(payment) or result.amount_minor or payment.amount_minor
+        )
     return fields
+
+
+def _lost_capture(payment: Payment):
+    """The event of a capture of `payment` whose answer was lost (authorized → unknown), if that is
+    why it is unknown now."""
+    if payment.kind != PaymentKind.AUTH or payment.status != S.UNKNOWN:
+        return None
+    return (
+        payment.events.filter(from_status=S.AUTHORIZED, to_status=S.UNKNOWN)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _capture_asked(payment: Payment) -> int | None:
+    from payments.actions import CAPTURE_ASKED
+
+    event = _lost_capture(payment)
+    asked = (event.payload or {}).get(CAPTURE_ASKED) if event else None
+    return int(asked) if isinstance(asked, int) and asked > 0 else None
 
 
 def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bool:
@@ -136,6 +165,11 @@ def _apply_result(payment: Payment, result: PaymentResult, *, source: str) -> bo
     the payment changed. `pending` and `unknown` from the provider change nothing here."""
     state = PaymentState(result.state)
     if state in (PaymentState.PENDING, PaymentState.CREATED, PaymentState.UNKNOWN):
+        return False
+    if state == PaymentState.AUTHORIZED and _lost_capture(payment):
+        # "Authorised" after a capture whose answer was lost proves nothing: the capture may be on
+        # its way, or the provider's read may not show captures (USAePay's payrequest). It stays
+        # unknown until a read shows it captured, or a person settles it (needs attention).
         return False
     with transaction.atomic():
         moved = payment_transition(
@@ -278,7 +312,7 @@ def _accepted(
         deadline_at=deadline,
         message="Waiting for the customer.",
         lease_owner=owner,
-        lease_until=now + timedelta(seconds=LEASE_S),
+        lease_until=now + timedelta(seconds=_lease_s()),
     )
     if not moved:
         return
@@ -389,7 +423,7 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     claimed = (
         Payment.objects.filter(pk=payment_id, status=S.PENDING)
         .filter(Q(lease_owner=owner) | Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_S))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=_lease_s()))
     )
     if not claimed:
         return None
@@ -414,7 +448,7 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
 
 def _next_step(payment: Payment, owner: str, countdown: float) -> None:
     renewed = Payment.objects.filter(pk=payment.pk, status=S.PENDING, lease_owner=owner).update(
-        lease_until=timezone.now() + timedelta(seconds=LEASE_S + countdown)
+        lease_until=timezone.now() + timedelta(seconds=_lease_s() + countdown)
     )
     if renewed:
         _schedule("track_payment", countdown=countdown, payment_id=payment.pk, owner=owner)
@@ -455,6 +489,29 @@ def _deadline_passed(payment: Payment) -> None:
         lease_owner="",
         lease_until=None,
     )
+
+
+def payment_follow(*, payment_id: int) -> bool:
+    """Give a payment an action left `pending` (a referenced refund the provider runs on the
+    terminal, Klearly) a tracker and a deadline, as a start does. False when it is not pending or
+    a tracker already holds it."""
+    now = timezone.now()
+    caps = capabilities_for(Payment.objects.values_list("provider", flat=True).get(pk=payment_id))
+    timeout = _timeout_s(None) or caps.default_timeout_s
+    owner = f"track:{uuid.uuid4().hex[:12]}"
+    claimed = (
+        Payment.objects.filter(pk=payment_id, status=S.PENDING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=_lease_s()),
+            started_at=now,
+            deadline_at=now + timedelta(seconds=timeout) + TRACKING_GRACE,
+        )
+    )
+    if claimed:
+        _schedule("track_payment", payment_id=payment_id, owner=owner)
+    return bool(claimed)
 
 
 def payment_track_soon(*, payment_id: int, reason: str = "") -> None:
@@ -499,7 +556,7 @@ def payments_sweep(*, now: datetime | None = None) -> int:
         if (
             Payment.objects.filter(pk=payment_id, status=S.PENDING)
             .filter(expired)
-            .update(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_S))
+            .update(lease_owner=owner, lease_until=now + timedelta(seconds=_lease_s()))
         ):
             payment_note(
                 payment_id=payment_id,

@@ -223,12 +223,14 @@ def payment_create(
     return payment
 
 
-def payment_task_schedule(task_name: str, **kwargs) -> None:
-    """Run `payments.tasks.<task_name>(**kwargs)` in a worker once the current transaction commits.
+def payment_task_schedule(task_name: str, *, countdown: float = 0, **kwargs) -> None:
+    """Run `payments.tasks.<task_name>(**kwargs)` in a worker once the current transaction commits
+    (`countdown` seconds later when given).
 
     The one scheduling point of payments/actions.py (tests/test_scheduling.py lets service modules
     named services.py schedule); tasks are imported here, lazily, to keep imports acyclic.
     """
     from payments import tasks
 
-    getattr(tasks, task_name).apply_async_on_commit(kwargs=kwargs)
+    options = {"countdown": countdown} if countdown > 0 else {}
+    getattr(tasks, task_name).apply_async_on_commit(kwargs=kwargs, **options)

@@ -45,6 +45,7 @@ Assumptions (not in the OpenAPI file):
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -249,9 +250,29 @@ class PayrocProvider(BearerTokenAdapter):
         return self._instruction_result(self._json_object(response), kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+        """Delete the instruction while it is in progress; for a pre-authorisation that already
+        completed and was not captured, reverse (void) its payment instead."""
         collection, _ = _INSTRUCTIONS[PaymentKind(kind)]
-        # A lost answer to the abort is OutcomeUnknown: it may have stopped the payment.
-        self._send("DELETE", f"{collection}/{quote(provider_ref, safe='')}", moves_money=True)
+        try:
+            # A lost answer to the abort is OutcomeUnknown: it may have stopped the payment.
+            self._send("DELETE", f"{collection}/{quote(provider_ref, safe='')}", moves_money=True)
+            return
+        except NotAbortable as exc:
+            if PaymentKind(kind) != PaymentKind.AUTH:
+                raise
+            refused = exc
+        result = self.get_payment(provider_ref, kind=PaymentKind.AUTH)
+        if result.state != PaymentState.AUTHORIZED or not result.transaction_ref:
+            raise refused
+        # `POST /payments/{paymentId}/reverse` without an amount reverses all of it. A new key:
+        # a second reversal of a reversed payment is refused, it never moves money.
+        self._send(
+            "POST",
+            f"payments/{quote(result.transaction_ref, safe='')}/reverse",
+            json={},
+            idempotency_key=str(uuid.uuid4()),
+            moves_money=True,
+        )
 
     def capture(
         self,

@@ -325,23 +325,50 @@ class UsaepayProvider(ProviderAdapter):
         return self._request_result(self._json_object(response), kind=PaymentKind(kind))
 
     def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+        """Cancel the payrequest while it runs; for an authonly request that already completed
+        and was not captured, void its transaction instead (usaepay.md §3.5: "Before settlement
+        use {"command":"void","trankey":…}")."""
         try:
             response = self._send(
                 "DELETE",
                 f"paymentengine/payrequests/{quote(provider_ref, safe='')}",
                 moves_money=True,  # a lost answer: the abort may have stopped the payment
             )
+            body = self._json_object(response)
+            if str(body.get("status", "")).lower() != "success":
+                raise NotAbortable(
+                    "USAePay would not cancel the request; it has probably finished.",
+                    http_status=response.status_code,
+                )
+        except NotAbortable as exc:
+            refused = exc
         except InvalidRequest as exc:
-            raise NotAbortable.replacing(
+            refused = NotAbortable.replacing(
                 exc,
                 f"USAePay would not cancel the request; it has probably finished ({exc.message}).",
-            ) from exc
-        body = self._json_object(response)
-        if str(body.get("status", "")).lower() != "success":
-            raise NotAbortable(
-                "USAePay would not cancel the request; it has probably finished.",
-                http_status=response.status_code,
             )
+            refused.__cause__ = exc
+        else:
+            return
+        if PaymentKind(kind) != PaymentKind.AUTH:
+            raise refused
+        self._void_authorisation(provider_ref, refused)
+
+    def _void_authorisation(self, provider_ref: str, refused: NotAbortable) -> None:
+        result = self.get_payment(provider_ref, kind=PaymentKind.AUTH)
+        if result.state != PaymentState.AUTHORIZED or not result.transaction_ref:
+            raise refused
+        body = {"command": "void", "trankey": result.transaction_ref}
+        try:
+            voided = self._json_object(
+                self._send("POST", "transactions", json=body, moves_money=True)
+            )
+        except InvalidRequest as exc:
+            raise NotAbortable.replacing(
+                exc, f"USAePay would not void the authorisation ({exc.message})."
+            ) from exc
+        if str(voided.get("result_code", "")).upper() != "A":
+            raise NotAbortable(f"USAePay would not void the authorisation ({voided.get('error')}).")
 
     def capture(
         self,

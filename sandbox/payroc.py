@@ -14,7 +14,8 @@ Payroc's official OpenAPI v1.0.227 (`payroc-openapi.yaml`) and `payroc.md`:
   (`rel: payment`) or refund (`rel: refund`); `failure` carries `errorMessage`.
 * `DELETE /payment-instructions/{id}` -> 204 while `inProgress`, else 409 `cannot-be-deleted`.
 * `GET /payments/{paymentId}`, `GET /refunds/{refundId}`, `POST /payments/{paymentId}/refund`
-  (referenced refund, 200 with the payment and its grown `refunds[]`), `POST /payments/{paymentId}/capture`.
+  (referenced refund, 200 with the payment and its grown `refunds[]`), `POST /payments/{paymentId}/capture`,
+  `POST /payments/{paymentId}/reverse` (the whole of an uncaptured pre-authorisation only).
 * Money-moving POSTs need `Idempotency-Key`: missing -> 400 `idempotency-key-missing`, the same key
   with the same body replays the first answer, with another body -> 409 `idempotency-key-in-use`.
 
@@ -75,6 +76,7 @@ from dashboard.access import public
 from sandbox import amounts, conf, faults, services
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
+    CanceledBy,
     PaymentStatus,
     SandboxAccount,
     SandboxPayment,
@@ -756,8 +758,27 @@ def _payment_object(request, payment: SandboxPayment) -> dict:
     if payment.refundable_amount > 0:
         operations.append("refund")
     body["supportedOperations"] = operations
+    if _reversed(payment):
+        result.update(
+            status="reversal",
+            approvalCode=payment.authcode,
+            authorizedAmount=payment.amount_minor,
+            responseCode="A",
+            responseMessage="Approved",
+        )
     body["transactionResult"] = {key: value for key, value in result.items() if value is not None}
     return body
+
+
+def _reversed(payment: SandboxPayment) -> bool:
+    """A pre-authorisation approved, then reversed (voided) over `POST /payments/{id}/reverse`."""
+    return (
+        payment.kind == SandboxPaymentKind.AUTH
+        and payment.status == PaymentStatus.CANCELED
+        and payment.canceled_by == CanceledBy.MERCHANT
+        and bool(payment.authcode)
+        and not payment.captured
+    )
 
 
 def _refund_summary(request, refund: SandboxPayment) -> dict:
@@ -960,6 +981,43 @@ def payment_capture(request, account, payment_id):
 
     def operate(original, body, key, fingerprint):
         services.payment_capture(payment=original, amount_minor=body.get("amount"))
+        return None
+
+    return _follow_up(request, account, payment_id, validate=validate, operate=operate)
+
+
+@public("Payroc emulator wire API; bearer token checked by the view")
+@csrf_exempt
+@_bearer
+def payment_reverse(request, account, payment_id):
+    """`POST /payments/{paymentId}/reverse`: the whole of an approved pre-authorisation nobody
+    captured (the sandbox has no batches, and reverses nothing else: 400 `paymentId`)."""
+
+    def validate(body):
+        errors = []
+        _check_string(errors, body, "operator", "operator", low=0, high=50, required=False)
+        amount = body.get("amount")
+        if amount is not None and (not _is_int(amount) or amount <= 0):
+            errors.append(
+                (
+                    "amount",
+                    "invalid value",
+                    f"Expected a positive integer, got '{amount}' for amount",
+                )
+            )
+        return errors
+
+    def operate(original, body, key, fingerprint):
+        amount = body.get("amount")
+        if amount is not None and amount != original.amount_minor:
+            raise services.Refused(
+                services.Refused.INVALID_AMOUNT, "The sandbox reverses the whole amount only"
+            )
+        if not services.payment_void(payment=original):
+            raise services.Refused(
+                services.Refused.NOT_CANCELABLE,
+                "Only an approved pre-authorisation that was not captured can be reversed",
+            )
         return None
 
     return _follow_up(request, account, payment_id, validate=validate, operate=operate)

@@ -45,6 +45,11 @@ payroc_patterns = [
         payroc.payment_capture,
         name="payroc_payment_capture",
     ),
+    path(
+        "payroc/v1/payments/<str:payment_id>/reverse",
+        payroc.payment_reverse,
+        name="payroc_payment_reverse",
+    ),
     path("payroc/v1/refunds/<str:refund_id>", payroc.refund, name="payroc_refund"),
 ]
 

@@ -18,7 +18,8 @@ codes follow `usaepay.md` and seed 004 (the "POST /payrequests" page):
   with usaepay.md §4's status words; "timeout" once the request's timeout passed.
 * `DELETE /paymentengine/payrequests/{key}` -> `{"status": "success"}` while not final.
 * `POST /transactions` `{"command": "refund" | "cc:refund", "trankey", "amount"?}` (referenced refund)
-  and `{"command": "cc:capture" | "capture", "trankey", "amount"?}`; `GET /transactions/{trankey}`.
+  and `{"command": "cc:capture" | "capture", "trankey", "amount"?}`, `{"command": "void", "trankey"}`;
+  `GET /transactions/{trankey}`.
 * Errors are `{"error": message, "errorcode": n}`; declines are transactions with `result_code: "D"`.
 
 ## Where the real API is unknown
@@ -54,6 +55,8 @@ USAePay documents none of these; the sandbox chooses, and the dashboard's adapte
 * **Refunds** never exceed what remains (10133 "Amount exceeds original transaction amount.");
   only approved sales and captured pre-authorisations can be refunded (10134). Without `amount`,
   the rest is refunded. An amount ending in 02 is declined.
+* **Void**: `{"command": "void" | "cc:void", "trankey"}` voids an approved pre-authorisation nobody
+  captured (answered with the transaction, `result_code` "A"); anything else -> 10125.
 * **Capture**: `cc:capture` of an already captured pre-authorisation answers the same transaction
   again (a retry after a lost answer is harmless); of a sale or a declined transaction -> 10125
   "Original transaction not approved."; more than authorised -> 10133.
@@ -109,6 +112,7 @@ COMMANDS = {
 }
 REFUND_COMMANDS = {"refund", "cc:refund"}
 CAPTURE_COMMANDS = {"cc:capture", "capture"}
+VOID_COMMANDS = {"void", "cc:void"}
 
 # (HTTP status, errorcode, message)
 UNKNOWN_KEY = (401, 23, "Specified source key not found.")
@@ -536,7 +540,7 @@ def transactions(request, account):
     command = str(body.get("command") or "").strip().lower()
     if not command:
         return _error(FIELD_REQUIRED, field="command")
-    if command not in REFUND_COMMANDS | CAPTURE_COMMANDS:
+    if command not in REFUND_COMMANDS | CAPTURE_COMMANDS | VOID_COMMANDS:
         return _error(UNSUPPORTED_COMMAND, command=command)
     trankey, refnum = str(body.get("trankey") or ""), str(body.get("refnum") or "")
     if not trankey and not refnum:
@@ -554,6 +558,13 @@ def transactions(request, account):
             amount_minor = amounts.to_minor(body["amount"], original.currency)
         except ValueError:
             return _error(INVALID_DATA)
+    if command in VOID_COMMANDS:
+        # Only an approved pre-authorisation nobody captured is voided here (the sandbox has no
+        # batches); anything else -> 10125 "Original transaction not approved.".
+        if not services.payment_void(payment=original):
+            return _error(NOT_APPROVED)
+        answer = {**_transaction_object(original), "result_code": "A", "result": "Approved"}
+        return faults.deliver(request, original.device, _json(answer))
     try:
         if command in REFUND_COMMANDS:
             result = services.payment_refund(

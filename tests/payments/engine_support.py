@@ -64,14 +64,14 @@ class Desk:
         """An amount whose last two minor digits are `ending` (the sandbox's magic outcomes)."""
         return 1000 + ending
 
-    def take(self, ending: int, **options) -> Payment:
+    def take(self, ending: int, *, kind: str = "sale", terminal=None, **options) -> Payment:
         from django.db import transaction
 
         with transaction.atomic():
             payment = payment_create(
                 user=self.tenant.users["cashier"],
-                terminal=self.terminal,
-                kind="sale",
+                terminal=terminal or self.terminal,
+                kind=kind,
                 amount_minor=self.amount(ending),
                 currency=self.currency,
                 **options,
