@@ -19,10 +19,12 @@ import enum
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
 from payments.services import InvalidPayment, payment_create, payment_task_schedule
@@ -456,8 +458,13 @@ def payment_refund_execute(*, refund_id: int) -> bool:
             message=(result.message or "The refund failed.")[:200],
         )
         return False
+    from payments.engine import LEASE_S
+
+    now = timezone.now()
+    owner = f"track:{uuid.uuid4().hex[:12]}"
     with transaction.atomic():
-        # The provider has it: created → pending (with its reference), then its outcome.
+        # The provider has it: created → pending (with its reference, a deadline and a tracker's
+        # lease), then its outcome.
         payment_transition(
             payment_id=refund.pk,
             to=S.PENDING,
@@ -466,6 +473,10 @@ def payment_refund_execute(*, refund_id: int) -> bool:
             provider_status=result.raw_status,
             provider_ref=result.provider_ref or "",
             transaction_ref=result.transaction_ref or "",
+            started_at=now,
+            deadline_at=provider.deadline_for(now),
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=LEASE_S),
         )
         if result.state == PaymentState.APPROVED:
             moved = payment_transition(
@@ -490,7 +501,9 @@ def payment_refund_execute(*, refund_id: int) -> bool:
                 message=(result.message or f"The refund was {result.state}.")[:200],
             )
             return False
-    _track_soon(refund.pk, "refund")
+        # Still pending (Klearly runs a refund on the sale's terminal, where the customer presents
+        # the card): its tracker follows it to its outcome like any open payment.
+        payment_task_schedule("track_payment", payment_id=refund.pk, owner=owner)
     return False
 
 
