@@ -259,6 +259,12 @@ def test_a_manager_refunds_part_of_a_sale_and_sees_the_refund_approved(
     ).to_be_visible()
 
 
+def assert_easy_to_hit(button):
+    """A button a thumb hits at the counter: at least 44 px high and half the screen wide."""
+    box = button.bounding_box()
+    assert box and box["height"] >= 44 and box["width"] >= PHONE["width"] / 2, box
+
+
 class TestOnAPhone:
     @pytest.fixture
     def viewport(self):
@@ -276,6 +282,7 @@ class TestOnAPhone:
         assert_fits(page, PHONE["width"])
         screenshot("payments-charge-phone")
         page.get_by_label("Amount (USD)").fill("12.50")
+        assert_easy_to_hit(page.get_by_role("button", name="Charge"))
         page.get_by_role("button", name="Charge").click()
         page.wait_for_url("**/payments/*-*/")
         page.evaluate("window.__stillTheSamePage = true")
@@ -283,6 +290,7 @@ class TestOnAPhone:
             re.compile("Waiting for the customer"), timeout=WAIT_MS
         )
         assert_fits(page, PHONE["width"])
+        assert_easy_to_hit(page.get_by_role("button", name="Abort"))
         screenshot("payment-waiting-phone")
 
         on_the_virtual_terminal(page, desk, "Approve", headline="Approved")
