@@ -514,8 +514,13 @@ def payment_refund_execute(*, refund_id: int) -> bool:
             message=(result.message or "The refund failed.")[:200],
         )
         return False
+    from payments.engine import LEASE_S
+
+    now = timezone.now()
+    owner = f"track:{uuid.uuid4().hex[:12]}"
     with transaction.atomic():
-        # The provider has it: created → pending (with its reference), then its outcome.
+        # The provider has it: created → pending (with its reference, a deadline and a tracker's
+        # lease), then its outcome.
         payment_transition(
             payment_id=refund.pk,
             to=S.PENDING,
@@ -524,6 +529,10 @@ def payment_refund_execute(*, refund_id: int) -> bool:
             provider_status=result.raw_status,
             provider_ref=result.provider_ref or "",
             transaction_ref=result.transaction_ref or "",
+            started_at=now,
+            deadline_at=provider.deadline_for(now),
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=LEASE_S),
         )
         if result.state == PaymentState.APPROVED:
             moved = payment_transition(
@@ -548,11 +557,9 @@ def payment_refund_execute(*, refund_id: int) -> bool:
                 message=(result.message or f"The refund was {result.state}.")[:200],
             )
             return False
-    # Pending: the refund runs on the sale's terminal (Klearly) or the provider is still deciding;
-    # it is followed like a payment, by a tracker with a deadline.
-    from payments import engine
-
-    engine.payment_follow(payment_id=refund.pk)
+        # Still pending (Klearly runs a refund on the sale's terminal, where the customer presents
+        # the card): its tracker follows it to its outcome like any open payment.
+        payment_task_schedule("track_payment", payment_id=refund.pk, owner=owner)
     return False
 
 

@@ -54,6 +54,32 @@ def format_minor(amount_minor: int, currency: str) -> str:
     return f"{units:,}.{fraction:0{exponent}d}"
 
 
+# Card brands as the providers spell them ("visa", "master", "mastercard", "VISA") → as printed.
+CARD_BRANDS = {
+    "visa": "Visa",
+    "master": "Mastercard",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "american_express": "American Express",
+    "americanexpress": "American Express",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "diners": "Diners Club",
+    "diners_club": "Diners Club",
+    "dinersclub": "Diners Club",
+    "unionpay": "UnionPay",
+    "maestro": "Maestro",
+    "interac": "Interac",
+}
+
+
+def card_brand_display(brand: str) -> str:
+    """ "master" → "Mastercard", "visa" → "Visa"; a brand not listed as the provider sent it."""
+    brand = (brand or "").strip()
+    key = brand.lower().replace(" ", "_").replace("-", "_")
+    return CARD_BRANDS.get(key) or CARD_BRANDS.get(key.replace("_", "")) or brand
+
+
 class ChargeForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput)
     amount = forms.CharField(

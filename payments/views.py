@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import access, scoped
 from payments import actions, engine
-from payments.forms import ChargeForm, format_minor
+from payments.forms import ChargeForm, card_brand_display, format_minor
 from payments.models import Payment, PaymentStatus
 from payments.services import PaymentError, payment_create
 from providers.registry import capabilities_for
@@ -147,7 +147,10 @@ def status_words(payment) -> str:
         )
         card = " ".join(
             x
-            for x in [payment.card_brand, f"••••{payment.card_last4}" if payment.card_last4 else ""]
+            for x in [
+                card_brand_display(payment.card_brand),
+                f"••••{payment.card_last4}" if payment.card_last4 else "",
+            ]
             if x
         )
         parts = [
@@ -189,6 +192,10 @@ def status(request, payment):
     response = render(request, "payments/detail.html#status-card", _card_context(payment))
     if payment.is_final:
         response.status_code = POLL_STOP
+    if request.GET.get("shown", payment.status) != payment.status:
+        # The rest of the page (Abort while open, Capture once authorised, Refund once approved,
+        # the receipt and the timeline) follows the card: it reloads itself in place on this event.
+        response["HX-Trigger"] = "payment-changed"
     return response
 
 

@@ -21,9 +21,11 @@ class AxeFinding:
     impact: str
     help: str
     targets: list[str]
+    summary: str = ""  # axe's own words for the first node, e.g. the contrast ratio and colours
 
     def __str__(self) -> str:
-        return f"{self.url}: [{self.impact}] {self.rule}: {self.help} at {', '.join(self.targets)}"
+        found = f"{self.url}: [{self.impact}] {self.rule}: {self.help} at {', '.join(self.targets)}"
+        return f"{found} ({self.summary})" if self.summary else found
 
 
 def axe_findings(page) -> list[AxeFinding]:
@@ -34,8 +36,11 @@ def axe_findings(page) -> list[AxeFinding]:
         if violation.get("impact") not in FAILING_IMPACTS:
             continue
         targets = [" ".join(map(str, node.get("target", []))) for node in violation["nodes"]]
+        summary = " ".join((violation["nodes"][0].get("failureSummary") or "").split())
         findings.append(
-            AxeFinding(page.url, violation["id"], violation["impact"], violation["help"], targets)
+            AxeFinding(
+                page.url, violation["id"], violation["impact"], violation["help"], targets, summary
+            )
         )
     return findings
 

@@ -198,6 +198,41 @@ def test_the_status_partial_answers_286_once_final(client, tenant_a, terminal):
     assert "hx-trigger" not in response.content.decode()
 
 
+def test_the_status_partial_tells_the_page_when_the_status_changed(client, tenant_a, terminal):
+    payment = PaymentFactory(terminal=terminal, status="pending")
+    client.force_login(tenant_a.users["cashier"])
+    url = reverse("payments:status", args=[payment.uuid])
+
+    assert "HX-Trigger" not in client.get(url, {"shown": "pending"})
+    payment_transition(payment_id=payment.pk, to="approved", source="tracker")
+    changed = client.get(url, {"shown": "pending"})
+    # The card says what it showed; the rest of the page reloads itself on this event.
+    assert changed.status_code == 286 and changed["HX-Trigger"] == "payment-changed"
+    assert "HX-Trigger" not in client.get(url, {"shown": "approved"})
+
+
+@pytest.mark.parametrize(
+    ("sent", "printed"),
+    [
+        ("master", "Mastercard"),
+        ("mastercard", "Mastercard"),
+        ("VISA", "Visa"),
+        ("Cirrus", "Cirrus"),
+    ],
+)
+def test_card_brands_are_printed_as_on_the_card(client, tenant_a, terminal, sent, printed):
+    payment = PaymentFactory(
+        terminal=terminal, status="pending", card_brand=sent, card_last4="5929"
+    )
+    payment_transition(payment_id=payment.pk, to="approved", source="tracker")
+    client.force_login(tenant_a.users["cashier"])
+
+    page = client.get(reverse("payments:detail", args=[payment.uuid])).content.decode()
+
+    assert f"Approved: {printed} ••••5929" in page
+    assert f"<td>{printed} ••••5929</td>" in page
+
+
 def test_mobilepay_asks_the_customer_to_approve_in_the_app(client, tenant_a, mobilepay_terminal):
     payment = PaymentFactory(terminal=mobilepay_terminal, status="pending")
     client.force_login(tenant_a.users["cashier"])
