@@ -81,8 +81,14 @@ def _instances(tenant):
     payment = Payment.objects.filter(merchant=tenant.merchant).first() or PaymentFactory(
         terminal=terminal
     )
+    from payments.models import PaymentEvent
+
+    event = PaymentEvent.objects.filter(payment=payment).first() or PaymentEvent.objects.create(
+        payment=payment, to_status="created", source="user", created_at=payment.created_at
+    )
     return {
         Payment: payment,
+        PaymentEvent: event,
         Reseller: tenant.reseller,
         Merchant: tenant.merchant,
         Store: tenant.store,

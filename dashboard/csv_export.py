@@ -1,0 +1,47 @@
+"""CSV exports a spreadsheet opens safely, streamed in chunks (the fleet and the payment history).
+
+A cell whose text starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a
+formula by Excel, LibreOffice and Google Sheets (CSV injection), so such text gets a leading `'`.
+Numbers the export writes itself (amounts as `Decimal`, counts as `int`) are not text a person typed,
+so they are written as they are: a net of `-12.50` stays a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 500
+
+
+def safe_cell(value) -> str | int | Decimal:
+    """The cell as a spreadsheet shows it as text: a leading formula character is defused."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text and text[0] in FORMULA_STARTS:
+        return "'" + text
+    return text
+
+
+def csv_chunks(rows: Iterable[Iterable], *, rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[str]:
+    """The CSV text of `rows`, every cell through `safe_cell`, in chunks of `rows_per_chunk` rows:
+    a streamed response sends each chunk as it is ready, so memory stays flat however many rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    pending = 0
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+        pending += 1
+        if pending >= rows_per_chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending or buffer.tell():
+        yield buffer.getvalue()
