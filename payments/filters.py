@@ -243,7 +243,10 @@ class PaymentHistoryFilter(django_filters.FilterSet):
             for pk, name, store_name in terminals.values_list("pk", "name", "store__name")
         ]
         offered = set(
-            ProviderAccount.objects.for_user(user).values_list("provider", flat=True).distinct()
+            ProviderAccount.objects.for_user(user)
+            .order_by()
+            .values_list("provider", flat=True)
+            .distinct()
         )
         self.provider_options = [(v, label) for v, label in provider_choices() if v in offered]
         self.filters["merchant"].extra["choices"] = self.merchant_options

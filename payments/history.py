@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -33,12 +33,8 @@ SALE_KINDS = [PaymentKind.SALE, PaymentKind.AUTH]
 # An approved sale's money is what was captured (a partly captured authorisation counts its part).
 APPROVED_SALE = Q(kind__in=SALE_KINDS, status=PaymentStatus.APPROVED)
 APPROVED_REFUND = Q(kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED)
-# The approval rate: sales and authorisations that were approved (or authorised), of those that
-# reached a result. Open and unknown payments have none yet.
-SUCCEEDED_SALE = Q(
-    kind__in=SALE_KINDS, status__in=[PaymentStatus.APPROVED, PaymentStatus.AUTHORIZED]
-)
-DECIDED_SALE = Q(kind__in=SALE_KINDS, status__in=[*FINAL_STATUSES, PaymentStatus.AUTHORIZED])
+# The approval rate: sales and authorisations approved (or authorised), of those that reached a
+# result (open and unknown payments have none yet): see `_fold`.
 
 
 def units(amount_minor: int | None, currency: str) -> Decimal:
@@ -161,35 +157,62 @@ class CurrencyTotals:
         return 100 * self.succeeded / self.decided if self.decided else None
 
 
+def _grouped(queryset, *keys):
+    """Count, captured and amount per (keys…, currency, kind, status): a handful of groups, each of
+    three plain aggregates (cheaper than a FILTER per figure over every row); folded in Python."""
+    return (
+        queryset.order_by()
+        .values(*keys, "currency", "kind", "status")
+        .annotate(n=Count("*"), captured=Sum("captured_minor"), amount=Sum("amount_minor"))
+    )
+
+
+_SALE_KINDS = {str(k) for k in SALE_KINDS}
+_SUCCEEDED = {"approved", "authorized"}
+_DECIDED = {*FINAL_STATUSES, "authorized"}
+
+
+def _fold(into: dict, row: dict) -> None:
+    """Adds one group's figures to `into` (minor units, counts)."""
+    kind, status = row["kind"], row["status"]
+    into["count"] += row["n"]
+    if kind in _SALE_KINDS:
+        if status == "approved":
+            into["sales"] += row["captured"] or 0
+            into["sales_count"] += row["n"]
+        if status in _SUCCEEDED:
+            into["succeeded"] += row["n"]
+        if status in _DECIDED:
+            into["decided"] += row["n"]
+    elif kind == PaymentKind.REFUND and status == "approved":
+        into["refunds"] += row["amount"] or 0
+        into["refunds_count"] += row["n"]
+
+
+def _empty() -> dict:
+    return dict.fromkeys(
+        ("count", "sales", "sales_count", "refunds", "refunds_count", "succeeded", "decided"), 0
+    )
+
+
 def history_totals(queryset) -> list[CurrencyTotals]:
     """Per currency of the filtered set: approved sales (captured), approved refunds, net, count of
     every payment, and the approval rate. One aggregate query."""
-    rows = (
-        queryset.order_by()
-        .values("currency")
-        .annotate(
-            sales=Sum("captured_minor", filter=APPROVED_SALE),
-            sales_count=Count("pk", filter=APPROVED_SALE),
-            refunds=Sum("amount_minor", filter=APPROVED_REFUND),
-            refunds_count=Count("pk", filter=APPROVED_REFUND),
-            count=Count("pk"),
-            succeeded=Count("pk", filter=SUCCEEDED_SALE),
-            decided=Count("pk", filter=DECIDED_SALE),
-        )
-        .order_by("currency")
-    )
+    per_currency: dict[str, dict] = {}
+    for row in _grouped(queryset):
+        _fold(per_currency.setdefault(row["currency"], _empty()), row)
     return [
         CurrencyTotals(
-            currency=r["currency"],
-            sales=units(r["sales"], r["currency"]),
-            sales_count=r["sales_count"],
-            refunds=units(r["refunds"], r["currency"]),
-            refunds_count=r["refunds_count"],
-            count=r["count"],
-            succeeded=r["succeeded"],
-            decided=r["decided"],
+            currency=currency,
+            sales=units(f["sales"], currency),
+            sales_count=f["sales_count"],
+            refunds=units(f["refunds"], currency),
+            refunds_count=f["refunds_count"],
+            count=f["count"],
+            succeeded=f["succeeded"],
+            decided=f["decided"],
         )
-        for r in rows
+        for currency, f in sorted(per_currency.items())
     ]
 
 
@@ -222,26 +245,31 @@ class CurrencySeries:
 def history_series(queryset, *, first_day: dt.date, days: int = CHART_DAYS) -> list[CurrencySeries]:
     """Per currency, one point per calendar day (the viewer's time zone) from `first_day`: approved
     sales volume, payments, approval rate. Days without payments are zero. One aggregate query."""
-    rows = (
-        queryset.order_by()
-        .annotate(day=TruncDate("created_at"))
-        .values("currency", "day")
-        .annotate(
-            volume=Sum("captured_minor", filter=APPROVED_SALE),
-            count=Count("pk"),
-            succeeded=Count("pk", filter=SUCCEEDED_SALE),
-            decided=Count("pk", filter=DECIDED_SALE),
-        )
-    )
     calendar = [first_day + dt.timedelta(days=i) for i in range(days)]
-    series: dict[str, dict[dt.date, DayPoint]] = {}
-    for r in rows:
-        points = series.setdefault(r["currency"], {d: DayPoint(d) for d in calendar})
-        point = points.get(r["day"])
-        if point is None:
-            continue
-        point.volume = units(r["volume"], r["currency"])
-        point.count, point.succeeded, point.decided = r["count"], r["succeeded"], r["decided"]
+    figures: dict[str, dict[dt.date, dict]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # PostgreSQL cannot estimate how many days a time-zone expression yields, so it takes every
+        # row for a group of its own and, in the default 4 MB, sorts them on disk; with room for the
+        # hash table it aggregates in one pass (a few hundred groups, whatever the rows).
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        rows = list(_grouped(queryset.annotate(day=TruncDate("created_at")), "day"))
+    for row in rows:
+        per_day = figures.setdefault(row["currency"], {d: _empty() for d in calendar})
+        if row["day"] in per_day:
+            _fold(per_day[row["day"]], row)
+    series: dict[str, dict[dt.date, DayPoint]] = {
+        currency: {
+            day: DayPoint(
+                day,
+                volume=units(f["sales"], currency),
+                count=f["count"],
+                succeeded=f["succeeded"],
+                decided=f["decided"],
+            )
+            for day, f in per_day.items()
+        }
+        for currency, per_day in figures.items()
+    }
     return [
         CurrencySeries(currency, list(points.values()))
         for currency, points in sorted(series.items())
