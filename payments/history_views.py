@@ -18,8 +18,10 @@ from dashboard.csv_export import csv_chunks
 from payments.filters import RANGES, PaymentHistoryFilter, local_midnight
 from payments.history import (
     CHART_DAYS,
+    EXPORT_TEXT_COLUMNS,
     BadCursor,
     Cursor,
+    ExportNames,
     export_rows,
     history_page,
     history_series,
@@ -204,10 +206,10 @@ def chart(request):
     return render(request, "payments/history_chart.html", context)
 
 
-def _csv(request, rows, name: str) -> StreamingHttpResponse:
+def _csv(request, chunks, name: str) -> StreamingHttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return StreamingHttpResponse(
-        csv_chunks(rows),
+        chunks,
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
     )
@@ -229,7 +231,10 @@ def export(request):
     if not filterset.is_valid():
         return _invalid_export(request, filterset)
     tz = timezone.get_current_timezone()
-    return _csv(request, export_rows(filterset.qs, tz=tz), "payments")
+    names = ExportNames.for_user(request.user)
+    rows = export_rows(filterset.qs, tz=tz, names=names)
+    chunks = csv_chunks(rows, text_columns=EXPORT_TEXT_COLUMNS)
+    return _csv(request, chunks, "payments")
 
 
 @access("payments.export_payments")
@@ -240,4 +245,4 @@ def summary_export(request):
     if not filterset.is_valid():
         return _invalid_export(request, filterset)
     tz = timezone.get_current_timezone()
-    return _csv(request, summary_rows(filterset.qs, tz=tz), "payments-daily")
+    return _csv(request, csv_chunks(summary_rows(filterset.qs, tz=tz)), "payments-daily")

@@ -28,8 +28,8 @@ def test_a_manager_filters_pages_exports_and_reads_the_chart(
     account = make_account(tenant_a.merchant, "payroc", label="Payroc A")
     lane = make_payment_terminal(account, store=tenant_a.store, name="Lane 1")
     other = make_payment_terminal(account, store=tenant_a.store, name="Lane 2")
-    for i in range(40):  # the last 7 days, one every 4 hours
-        pay(lane, ago=timedelta(hours=4 * i, minutes=1), amount_minor=1000 + i, card_last4="0010")
+    for i in range(40):  # within the last 5 days, one every 3 hours
+        pay(lane, ago=timedelta(hours=3 * i, minutes=1), amount_minor=1000 + i, card_last4="0010")
     for i in range(5):
         pay(lane, ago=timedelta(days=10 + i), amount_minor=500)
     for i in range(6):
