@@ -441,7 +441,7 @@ _EXPORT_VALUES = [
     "auth_code",
     "message",
     "note",
-    "started_by__email",
+    "started_by_id",
 ]
 
 
@@ -477,6 +477,17 @@ def export_rows(queryset, *, tz: dt.tzinfo, names: ExportNames) -> Iterator[list
         names.accounts,
     )
     no_terminal = ("", "")
+    emails: dict[int | None, str] = {None: ""}  # who took the payments: few people, read as met
+
+    def email(user_id):
+        if user_id not in emails:
+            from dashboard.models import User
+
+            emails[user_id] = (
+                User.objects.filter(pk=user_id).values_list("email", flat=True).first() or ""
+            )
+        return emails[user_id]
+
     for row in _streamed(rows, tz=tz):
         exponent = exponents.get(row[8], 2)
         terminal_name, terminal_ref = terminals.get(row[13], no_terminal)
@@ -495,7 +506,8 @@ def export_rows(queryset, *, tz: dt.tzinfo, names: ExportNames) -> Iterator[list
             terminal_ref,
             *row[14:15],
             accounts.get(row[15], ""),
-            *row[16:],
+            *row[16:25],
+            email(row[25]),
         ]
 
 

@@ -440,7 +440,9 @@ def test_the_export_has_reconcilers_columns_in_units_utc_and_local_time(client, 
     user.time_zone = "Asia/Tokyo"
     user.save()
     client.force_login(user)
-    sale = pay(lanes["payroc"], card_brand="Visa", card_last4="0010", auth_code="123456")
+    sale = pay(
+        lanes["payroc"], card_brand="Visa", card_last4="0010", auth_code="123456", started_by=user
+    )
     pay(lanes["komoju"], amount_minor=1000, currency="JPY")
     response = client.get(reverse("payments:history_export"))
     assert response["Content-Type"].startswith("text/csv")
@@ -452,6 +454,8 @@ def test_the_export_has_reconcilers_columns_in_units_utc_and_local_time(client, 
     assert row["Created (UTC)"].endswith("+00:00") and row["Created (local)"].endswith("+09:00")
     assert row["Card last four"] == "0010" and row["Authorisation code"] == "123456"
     assert row["Terminal"] == "Lane 1" and row["Reference"] == sale.reference
+    assert row["Taken by"] == user.email and row["Store"] == "Store alpha"
+    assert row["Provider account"] == lanes["payroc"].account.label
     assert {r["Amount"] for r in by_id.values()} == {"12.50", "1000"}
     assert "provider_data" not in ",".join(header).lower()
 
