@@ -35,6 +35,7 @@ def _installed_apps(*, sandbox_enabled: bool) -> list[str]:
 
 
 _PRODUCT_APPS = [
+    "django.contrib.admin",  # the operators' admin, mounted by home/urls.py (dashboard/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -6,6 +6,7 @@ from dashboard.models import membership_of
 _NAVIGATION = [
     ("Overview", "home", None),
     ("Terminals", "terminals:fleet", "terminals.view_terminals"),
+    ("Payments", "payments:history", "payments.view_payments"),
     ("Resellers", "dashboard:reseller_list", "dashboard.manage_resellers"),
     ("Merchants", "dashboard:merchant_list", "dashboard.manage_merchants"),
     ("Stores", "dashboard:store_list", "dashboard.manage_stores"),

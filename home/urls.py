@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.urls import include, path
 
+from dashboard.admin_site import site as admin_site
 from home import views
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("terminals/", include("terminals.urls")),
     path("payments/", include("payments.urls")),
     path("webhooks/", include("payments.webhook_urls")),
+    path("admin/", admin_site.urls),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -66,6 +66,10 @@ OPEN_STATUSES = ["created", "pending", "authorized", "unknown"]
 ALWAYS_OCCUPYING_STATUSES = ["created", "pending", "unknown"]
 
 
+# What the history's totals and chart read besides the scope and the time (payments/history.py).
+TOTALS_COLUMNS = ["status", "kind", "currency", "amount_minor", "captured_minor"]
+
+
 class PaymentQuerySet(models.QuerySet):
     def for_user(self, user) -> PaymentQuerySet:
         """The payments `user` may see: the tenancy rule of `Terminal.objects.for_user`, applied to
@@ -247,10 +251,17 @@ class Payment(models.Model):
             ),
         ]
         indexes = [
-            # Lists: a merchant's payments, newest first; a terminal's and a store's.
-            models.Index(fields=["merchant", "-created_at"], name="payment_merchant_recent"),
-            models.Index(fields=["terminal", "-created_at"], name="payment_terminal_recent"),
-            models.Index(fields=["store", "-created_at"], name="payment_store_recent"),
+            # Lists: a merchant's payments, newest first; a terminal's and a store's. They end in
+            # (created_at, id), the history's keyset (payments/history.py): a page is one range scan.
+            # The money columns ride along (INCLUDE), so totals and the chart of a merchant's month
+            # or of every merchant's are index-only scans, never a visit to each row's heap page.
+            models.Index(
+                fields=["merchant", "-created_at", "-id"],
+                include=TOTALS_COLUMNS,
+                name="payment_merchant_recent",
+            ),
+            models.Index(fields=["terminal", "-created_at", "-id"], name="payment_terminal_recent"),
+            models.Index(fields=["store", "-created_at", "-id"], name="payment_store_recent"),
             # The sweeper: open payments by lease expiry (small: only the open ones are indexed).
             models.Index(
                 fields=["lease_until"],
@@ -268,6 +279,25 @@ class Payment(models.Model):
                 fields=["created_at"],
                 condition=Q(status="unknown"),
                 name="payment_unknown",
+            ),
+            # The history (payments/filters.py): every payment newest first (a reseller's or an
+            # admin's scope), the exact searches, and the card's last four digits.
+            models.Index(
+                fields=["-created_at", "-id"], include=TOTALS_COLUMNS, name="payment_recent"
+            ),
+            models.Index(fields=["reference"], name="payment_reference_search"),
+            models.Index(
+                fields=["provider_ref"], condition=~Q(provider_ref=""), name="payment_provider_ref"
+            ),
+            models.Index(
+                fields=["transaction_ref"],
+                condition=~Q(transaction_ref=""),
+                name="payment_transaction_ref",
+            ),
+            models.Index(
+                fields=["card_last4", "-created_at"],
+                condition=~Q(card_last4=""),
+                name="payment_card_last4",
             ),
         ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments import views
+from payments import history_views, views
 
 app_name = "payments"
 urlpatterns = [
@@ -11,4 +11,10 @@ urlpatterns = [
     path("<uuid:uuid>/capture/", views.capture, name="capture"),
     path("<uuid:uuid>/void/", views.void, name="void"),
     path("<uuid:uuid>/refund/", views.refund, name="refund"),
+    # The history (payments/history_views.py).
+    path("", history_views.history, name="history"),
+    path("totals/", history_views.totals, name="history_totals"),
+    path("chart/", history_views.chart, name="history_chart"),
+    path("export.csv", history_views.export, name="history_export"),
+    path("summary.csv", history_views.summary_export, name="history_summary"),
 ]

@@ -4,7 +4,6 @@ through terminals/services.py."""
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
+from dashboard.csv_export import csv_chunks
 from dashboard.models import Store
 from providers.registry import capabilities_for, provider_choices
 from terminals import services
@@ -95,19 +95,6 @@ def fleet(request):
     return render(request, "terminals/fleet.html", context)
 
 
-def _csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would start a formula."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 CSV_HEADER = [
     "Name",
     "Merchant",
@@ -152,10 +139,9 @@ def _csv_rows(terminals):
 
 
 def _csv_response(terminals) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return StreamingHttpResponse(
-        (writer.writerow([_csv_cell(cell) for cell in row]) for row in _csv_rows(terminals)),
+        csv_chunks(_csv_rows(terminals)),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="terminals-{stamp}.csv"'},
     )

@@ -22,14 +22,22 @@ EXPECTED_NAV = {
     Role.PLATFORM_ADMIN: [
         "Overview",
         "Terminals",
+        "Payments",
         "Resellers",
         "Merchants",
         "Stores",
         "Provider accounts",
     ],
-    Role.RESELLER_ADMIN: ["Overview", "Terminals", "Merchants", "Stores", "Provider accounts"],
-    Role.MERCHANT_MANAGER: ["Overview", "Terminals"],
-    Role.CASHIER: ["Overview", "Terminals"],
+    Role.RESELLER_ADMIN: [
+        "Overview",
+        "Terminals",
+        "Payments",
+        "Merchants",
+        "Stores",
+        "Provider accounts",
+    ],
+    Role.MERCHANT_MANAGER: ["Overview", "Terminals", "Payments"],
+    Role.CASHIER: ["Overview", "Terminals", "Payments"],
 }
 
 
