@@ -25,7 +25,12 @@ from django.db import transaction
 from django.db.models import F, Sum
 
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
-from payments.services import InvalidPayment, payment_create, payment_task_schedule
+from payments.services import (
+    InvalidPayment,
+    payment_create,
+    payment_metadata,
+    payment_task_schedule,
+)
 from payments.state import payment_note, payment_transition
 from providers.base import PaymentState, RefundRequest
 from providers.errors import NotAbortable, OutcomeUnknown, ProviderError, UnsupportedOperation
@@ -364,8 +369,8 @@ def refund_preflight(sale: Payment, user, amount_minor: int | None = None) -> st
         return "Nothing is left to refund."
     if amount_minor is not None and not 0 < amount_minor <= left:
         return f"At most {left} (minor units) is left to refund."
-    mode = capabilities_for(sale.provider).refund_mode
-    if mode == "device" or sale.provider == "klearly":
+    capabilities = capabilities_for(sale.provider)
+    if capabilities.refund_mode == "device" or capabilities.refund_on_original_terminal:
         terminal = sale.terminal
         if terminal is None or not terminal.is_active:
             return "The refund runs on the sale's terminal, which is no longer listed."
@@ -421,6 +426,7 @@ def payment_refund_execute(*, refund_id: int) -> bool:
                 idempotency_key=str(refund.idempotency_key),
                 reference=refund.reference,
                 description=refund.note,
+                metadata=payment_metadata(refund),
             )
         )
     except OutcomeUnknown as exc:

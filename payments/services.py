@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from payments.models import EventSource, Payment, PaymentEvent, PaymentKind, PaymentStatus
 from payments.redaction import redact
-from providers.base import MAX_REFERENCE_LENGTH
+from providers.base import MAX_REFERENCE_LENGTH, PaymentMetadata
 from providers.registry import capabilities_for
 from terminals.models import Terminal
 
@@ -221,6 +221,16 @@ def payment_create(
             ) from exc
         raise
     return payment
+
+
+def payment_metadata(payment: Payment) -> PaymentMetadata:
+    """Our ids the provider gets with `payment` in its own metadata field (Klearly asks for exactly
+    these): the store (none for a terminal outside any store), our payment's UUID, the merchant."""
+    return PaymentMetadata(
+        payment_id=str(payment.uuid),
+        store_id=str(payment.store_id or ""),
+        merchant_id=str(payment.merchant_id),
+    )
 
 
 def payment_task_schedule(task_name: str, **kwargs) -> None:
