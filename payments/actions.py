@@ -114,6 +114,9 @@ def payment_abort(*, payment: Payment, user) -> AbortResult:
             detail=message,
             message=message,
         ):
+            payment_note(  # the payment page reads how an abort went from its abort notes
+                payment_id=payment.pk, action="abort_requested", source=EventSource.USER, actor=user
+            )
             return AbortResult(AbortOutcome.ABORTED, message)
         payment.refresh_from_db()
     if payment.status not in (S.PENDING, S.UNKNOWN):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<uuid:uuid>/capture/", views.capture, name="capture"),
     path("<uuid:uuid>/void/", views.void, name="void"),
     path("<uuid:uuid>/refund/", views.refund, name="refund"),
+    path("<uuid:uuid>/print-receipt/", views.print_receipt, name="print_receipt"),
 ]

@@ -143,6 +143,8 @@ class Capabilities:
     # Where the adapter sends ``PaymentMetadata`` (a phrase for the README and the payment page):
     # the provider's own metadata field, else folded into a description, else "" (nowhere).
     metadata_field: str = ""
+    # What the customer does while a payment waits, for "Waiting for the customer to …".
+    customer_prompt: str = "tap, insert or swipe"
 
 
 @dataclass(frozen=True)
