@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -83,14 +84,17 @@ def new(request):
                 return redirect("payments:detail", existing.uuid)
             amount_minor = form.cleaned_data["amount"]
             problem = _terminal_problem(terminal)
+            # Approved when it became final (finished_at), so a long wait on the terminal counts
+            # from the approval, not from the moment the merchant pressed Charge.
             duplicate = (
-                Payment.objects.filter(
+                Payment.objects.annotate(approved_at=Coalesce("finished_at", "created_at"))
+                .filter(
                     terminal=terminal,
                     amount_minor=amount_minor,
                     status=PaymentStatus.APPROVED,
-                    created_at__gte=timezone.now() - DUPLICATE_WINDOW,
+                    approved_at__gte=timezone.now() - DUPLICATE_WINDOW,
                 )
-                .order_by("-created_at")
+                .order_by("-approved_at")
                 .first()
             )
             if problem:
@@ -98,7 +102,7 @@ def new(request):
             elif duplicate and not form.cleaned_data.get("confirm_duplicate"):
                 form.ask_to_confirm_duplicate(
                     f"{format_minor(amount_minor, currency)} {currency} was approved on this terminal "
-                    f"at {timezone.localtime(duplicate.created_at):%H:%M}. Tick “Charge again anyway” to charge it again.",
+                    f"at {timezone.localtime(duplicate.approved_at):%H:%M}. Tick “Charge again anyway” to charge it again.",
                 )
             else:
                 try:
