@@ -264,7 +264,9 @@ def abort_view(payment) -> AbortView | None:
     if not step:
         return None
     s = payment.status
-    if s in (PaymentStatus.CREATED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN):
+    if s == PaymentStatus.UNKNOWN:  # nobody can tell yet whether the abort reached the terminal
+        return AbortView(AbortView.UNREACHABLE)
+    if s in (PaymentStatus.CREATED, PaymentStatus.PENDING):
         if step == "abort_unreachable":
             return AbortView(AbortView.UNREACHABLE)
         if step == "abort_refused":

@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from payments.models import PaymentStatus
+from payments.state import payment_note
 from providers.base import TRACKING_GRACE
 from tests.factories import PaymentFactory, make_account, make_payment_terminal
 
@@ -218,3 +221,54 @@ def test_a_final_payment_shows_how_long_it_took_and_no_give_up_time(cashier, on)
 
     assert "Took 42 s" in html
     assert "since it began" not in html and "gives up" not in html
+
+
+def test_an_abort_the_provider_refused_while_the_payment_runs_says_check_the_terminal(cashier, on):
+    payment = on("klearly", PaymentStatus.PENDING)
+    payment_note(payment_id=payment.pk, action="abort_requested", source="user")
+    payment_note(payment_id=payment.pk, action="abort_refused", source="worker")
+
+    code, html = card(cashier, payment)
+
+    assert code == 200 and 'data-outcome="refused"' in html
+    assert "The provider refused the abort" in html
+    assert "cancel the payment there if it is still running" in html
+
+
+def test_a_declined_payment_after_an_abort_keeps_its_own_words(cashier, on):
+    payment = on("payroc", PaymentStatus.DECLINED)
+    payment_note(payment_id=payment.pk, action="abort_requested", source="user")
+
+    _, html = card(cashier, payment)
+
+    assert 'data-testid="abort-outcome"' not in html
+    assert "Declined by the card issuer" in html and "No money was taken." in html
+
+
+def test_the_card_reads_its_abort_note_in_the_same_single_query(cashier, on):
+    payment = on("usaepay", PaymentStatus.PENDING)
+    payment_note(payment_id=payment.pk, action="abort_requested", source="user")
+    payment_note(payment_id=payment.pk, action="abort_unreachable", source="worker")
+
+    with CaptureQueriesContext(connection) as queries:
+        _, html = card(cashier, payment)
+
+    own = [
+        q["sql"]
+        for q in queries
+        if "django_session" not in q["sql"]
+        and "dashboard_" not in q["sql"]
+        and "SAVEPOINT" not in q["sql"]
+    ]
+    assert len(own) == 1 and own[0].startswith('SELECT "payments_payment"')
+    assert 'data-outcome="unreachable"' in html
+
+
+def test_an_abort_of_a_payment_whose_result_is_unknown_says_cancel_it_on_the_terminal(cashier, on):
+    payment = on("usaepay", PaymentStatus.UNKNOWN)
+    payment_note(payment_id=payment.pk, action="abort_requested", source="user")
+
+    _, html = card(cashier, payment)
+
+    assert 'data-outcome="unreachable"' in html and "Press Cancel on the terminal itself" in html
+    assert "Do not charge again." in html
