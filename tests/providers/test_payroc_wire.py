@@ -617,22 +617,6 @@ def test_capture_of_the_full_amount_sends_no_amount(payroc, router):
     assert sent_json(route.calls.last) == {"processingTerminalId": "1234001"}
 
 
-def test_void_reverses_the_payment_with_an_idempotency_key(payroc, router):
-    reverse = router.post(f"{PAYMENT_URL}/reverse").respond(200, json=examples.payment())
-    delete = router.delete(INSTRUCTION_URL)
-
-    payroc.void(
-        examples.INSTRUCTION_ID,
-        transaction_ref=examples.PAYMENT_ID,
-        kind=PaymentKind.AUTH,
-        idempotency_key=IDEMPOTENCY_KEY,
-    )
-
-    assert reverse.calls.last.request.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
-    assert sent_json(reverse.calls.last) == {}
-    assert not delete.called  # the finished instruction is not "aborted"
-
-
 def test_referenced_refund_posts_amount_and_description_and_reads_the_new_refund(payroc, router):
     route = router.post(f"{PAYMENT_URL}/refund").respond(200, json=examples.refunded_payment())
 

@@ -523,40 +523,6 @@ def test_capture_sends_cc_capture_with_the_transaction_key(usaepay, router):
     assert result.amount_minor == 500
 
 
-def test_void_sends_void_with_the_transaction_key_not_a_delete(usaepay, router):
-    route = router.post(f"{USAEPAY_BASE}/transactions").respond(
-        200, json={**TRANSACTION, "key": "4nftw5kqd7bjy82"}
-    )
-    delete = router.delete(f"{USAEPAY_BASE}/paymentengine/payrequests/{REQUEST_KEY}")
-
-    usaepay.void(
-        REQUEST_KEY,
-        transaction_ref="4nftw5kqd7bjy82",
-        kind=PaymentKind.AUTH,
-        idempotency_key=IDEMPOTENCY_KEY,
-    )
-
-    assert json.loads(route.calls.last.request.content) == {
-        "command": "void",
-        "trankey": "4nftw5kqd7bjy82",
-    }
-    assert not delete.called
-
-
-def test_a_void_usaepay_does_not_approve_is_refused(usaepay, router):
-    router.post(f"{USAEPAY_BASE}/transactions").respond(
-        200, json={**TRANSACTION, "result_code": "E", "error": "Transaction already settled"}
-    )
-
-    with pytest.raises(InvalidRequest, match="did not void the authorisation"):
-        usaepay.void(
-            REQUEST_KEY,
-            transaction_ref="4nftw5kqd7bjy82",
-            kind=PaymentKind.AUTH,
-            idempotency_key=IDEMPOTENCY_KEY,
-        )
-
-
 def test_referenced_refund_sends_refund_with_the_transaction_key(usaepay, router):
     route = router.post(f"{USAEPAY_BASE}/transactions").respond(
         200, json={**TRANSACTION, "key": "refund-key-1", "auth_amount": "8.88"}
