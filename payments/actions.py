@@ -321,12 +321,7 @@ def payment_void_execute(*, payment_id: int) -> bool:
     provider = _provider(payment)
     try:
         _spend_budget(payment)
-        provider.void(
-            payment.provider_ref,
-            transaction_ref=payment.transaction_ref or payment.provider_ref,
-            kind=PaymentKind(payment.kind),
-            idempotency_key=_derived_key(payment, "void"),
-        )
+        provider.abort_payment(payment.provider_ref, kind=PaymentKind(payment.kind))
     except OutcomeUnknown:
         _track_soon(payment.pk, "void")
         return False

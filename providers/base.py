@@ -563,26 +563,6 @@ class ProviderAdapter(ABC):
         """
         raise UnsupportedOperation(f"{self.name} has no auth-only payments to capture.")
 
-    def void(
-        self,
-        provider_ref: str,
-        *,
-        transaction_ref: str,
-        kind: PaymentKind,
-        idempotency_key: str,
-    ) -> None:
-        """Cancel an authorised payment that nobody captured, so the money is never taken.
-
-        Returns once the provider released the authorisation. The default aborts the payment,
-        for providers whose abort also cancels an authorisation (KOMOJU cancels an authorized
-        payment, Integra a Reserved one); a provider whose abort stops only a payment still on the
-        terminal overrides it (Payroc reverses the payment, USAePay voids the transaction). Raises
-        NotAbortable or InvalidRequest when the provider refuses (it was captured meanwhile),
-        OutcomeUnknown when the exchange broke after sending: read the payment before trying
-        again, or repeat with the same ``idempotency_key`` where the provider has one.
-        """
-        self.abort_payment(provider_ref, kind=kind)
-
     @abstractmethod
     def refund(self, req: RefundRequest) -> PaymentResult:
         """Refund an earlier transaction by reference, without the card.

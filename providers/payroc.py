@@ -256,25 +256,6 @@ class PayrocProvider(BearerTokenAdapter):
         # A lost answer to the abort is OutcomeUnknown: it may have stopped the payment.
         self._send("DELETE", f"{collection}/{quote(provider_ref, safe='')}", moves_money=True)
 
-    def void(
-        self,
-        provider_ref: str,
-        *,
-        transaction_ref: str,
-        kind: PaymentKind,
-        idempotency_key: str,
-    ) -> None:
-        """Reverse an uncaptured pre-authorisation: ``POST /payments/{paymentId}/reverse``
-        ("also known as voiding a payment"; no funds are taken). The instruction itself is
-        finished, so deleting it (an abort) would be refused with 409."""
-        self._send(
-            "POST",
-            f"payments/{quote(transaction_ref, safe='')}/reverse",
-            json={},
-            idempotency_key=idempotency_key,
-            moves_money=True,
-        )
-
     def capture(
         self,
         transaction_ref: str,

@@ -362,26 +362,6 @@ class UsaepayProvider(ProviderAdapter):
         response = self._send("POST", "transactions", json=body, moves_money=True)
         return self._transaction_result(self._json_object(response), provider_ref=transaction_ref)
 
-    def void(
-        self,
-        provider_ref: str,
-        *,
-        transaction_ref: str,
-        kind: PaymentKind,
-        idempotency_key: str,
-    ) -> None:
-        """Void the uncaptured authorisation: ``POST /transactions {"command": "void", "trankey"}``
-        ("before settlement use void"). Its payrequest is finished, so a DELETE would be refused.
-        USAePay has no idempotency key; a void sent twice voids once (the second is refused or
-        answers the voided transaction)."""
-        body = {"command": "void", "trankey": transaction_ref}
-        response = self._send("POST", "transactions", json=body, moves_money=True)
-        result = self._transaction_result(self._json_object(response), provider_ref=None)
-        if result.state is not PaymentState.APPROVED:
-            raise InvalidRequest(
-                f"USAePay did not void the authorisation: {result.message or result.raw_status}"
-            )
-
     def refund(self, req: RefundRequest) -> PaymentResult:
         body: dict[str, Any] = {
             "command": "refund",

@@ -45,9 +45,6 @@ Payroc documents none of these; the sandbox chooses, and the dashboard's adapter
   pre-authorisation: 400 `bad-request` with `errors[{parameter: "amount" | "paymentId"}]`.
 * **Capture** of anything but an approved, uncaptured pre-authorisation, or of more than
   authorised: 400 `bad-request` with `errors[]`.
-* **Reverse** (`POST /payments/{id}/reverse`): the full reversal of an approved, uncaptured
-  pre-authorisation (its transactionResult `status` becomes `reversal`, `supportedOperations`
-  empty); a partial one (`amount`) or of anything else: 400 `bad-request` with `errors[]`.
 * **Idempotency**: only successful answers are stored and replayed; an error answer (busy,
   validation) is not, so a retry with the same key after the device frees up starts the
   instruction once. Keys never expire and are per account; the same key on another path counts as
@@ -78,7 +75,6 @@ from dashboard.access import public
 from sandbox import amounts, conf, faults, services
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
-    CanceledBy,
     PaymentStatus,
     SandboxAccount,
     SandboxPayment,
@@ -723,12 +719,9 @@ def _payment_object(request, payment: SandboxPayment) -> dict:
     authorized = (
         (payment.captured_amount if payment.captured else payment.amount_minor) if approved else 0
     )
-    reversed_ = (
-        payment.status == PaymentStatus.CANCELED and payment.canceled_by == CanceledBy.MERCHANT
-    )
     result = {
         "type": result_type,
-        "status": "ready" if approved else ("reversal" if reversed_ else "declined"),
+        "status": "ready" if approved else "declined",
         "approvalCode": payment.authcode if approved else None,
         "authorizedAmount": authorized,
         "currency": payment.currency,
@@ -941,38 +934,6 @@ def payment_refund(request, account, payment_id):
             request_fingerprint=fingerprint,
             request=body,
         )
-
-    return _follow_up(request, account, payment_id, validate=validate, operate=operate)
-
-
-@public("Payroc emulator wire API; bearer token checked by the view")
-@csrf_exempt
-@_bearer
-def payment_reverse(request, account, payment_id):
-    """`POST /payments/{paymentId}/reverse` ("also known as voiding a payment"): here, the full
-    reversal of an uncaptured pre-authorisation (no batches: a captured payment is refunded
-    instead). A partial reversal (`amount`) is refused; so is anything but an open pre-auth."""
-
-    def validate(body):
-        errors = []
-        _check_string(errors, body, "operator", "operator", low=0, high=50, required=False)
-        if body.get("amount") is not None:
-            errors.append(
-                ("amount", "not supported", "The sandbox reverses a pre-authorization in full.")
-            )
-        return errors
-
-    def operate(original, body, key, fingerprint):
-        reversed_before = (
-            original.status == PaymentStatus.CANCELED
-            and original.canceled_by == CanceledBy.MERCHANT
-        )
-        if not (reversed_before or services.payment_void(payment=original)):
-            raise services.Refused(
-                services.Refused.NOT_CANCELABLE,
-                "Only a pre-authorization that was not captured can be reversed.",
-            )
-        return None
 
     return _follow_up(request, account, payment_id, validate=validate, operate=operate)
 

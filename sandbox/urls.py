@@ -36,11 +36,6 @@ payroc_patterns = [
     ),
     path("payroc/v1/payments/<str:payment_id>", payroc.payment, name="payroc_payment"),
     path(
-        "payroc/v1/payments/<str:payment_id>/reverse",
-        payroc.payment_reverse,
-        name="payroc_payment_reverse",
-    ),
-    path(
         "payroc/v1/payments/<str:payment_id>/refund",
         payroc.payment_refund,
         name="payroc_payment_refund",

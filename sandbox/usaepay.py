@@ -18,9 +18,7 @@ codes follow `usaepay.md` and seed 004 (the "POST /payrequests" page):
   with usaepay.md §4's status words; "timeout" once the request's timeout passed.
 * `DELETE /paymentengine/payrequests/{key}` -> `{"status": "success"}` while not final.
 * `POST /transactions` `{"command": "refund" | "cc:refund", "trankey", "amount"?}` (referenced refund)
-  and `{"command": "cc:capture" | "capture", "trankey", "amount"?}`, `{"command": "void" |
-  "cc:void", "trankey"}` (an uncaptured pre-authorisation; anything else 10148, a sandbox code);
-  `GET /transactions/{trankey}`.
+  and `{"command": "cc:capture" | "capture", "trankey", "amount"?}`; `GET /transactions/{trankey}`.
 * Errors are `{"error": message, "errorcode": n}`; declines are transactions with `result_code: "D"`.
 
 ## Where the real API is unknown
@@ -113,7 +111,6 @@ COMMANDS = {
 }
 REFUND_COMMANDS = {"refund", "cc:refund"}
 CAPTURE_COMMANDS = {"cc:capture", "capture"}
-VOID_COMMANDS = {"cc:void", "void"}
 
 # (HTTP status, errorcode, message)
 UNKNOWN_KEY = (401, 23, "Specified source key not found.")
@@ -125,8 +122,6 @@ TIMED_OUT = (400, 21144, "Transaction request has timed out.")
 DEVICE_OFFLINE = (400, 21145, "Device is currently offline.")
 DEVICE_BUSY = (400, 21146, "Device is currently processing another transaction.")
 NOT_CANCELABLE = (400, 21147, "Payment request already finished; it can no longer be canceled")
-# Sandbox-invented, like 21147: a void of a captured (or declined) transaction.
-NOT_VOIDABLE = (400, 10148, "Transaction can no longer be voided.")
 RECORD_NOT_FOUND = (404, 47, "Invalid record locator key")
 TRANSACTION_NOT_FOUND = (404, 20001, "Specified transactions was not found.")
 ORIGINAL_NOT_FOUND = (404, 10105, "Unable to find original transaction.")
@@ -556,7 +551,7 @@ def transactions(request, account):
     command = str(body.get("command") or "").strip().lower()
     if not command:
         return _error(FIELD_REQUIRED, field="command")
-    if command not in REFUND_COMMANDS | CAPTURE_COMMANDS | VOID_COMMANDS:
+    if command not in REFUND_COMMANDS | CAPTURE_COMMANDS:
         return _error(UNSUPPORTED_COMMAND, command=command)
     trankey, refnum = str(body.get("trankey") or ""), str(body.get("refnum") or "")
     if not trankey and not refnum:
@@ -568,8 +563,6 @@ def transactions(request, account):
         return _error(ORIGINAL_NOT_FOUND)
     if faults.device_faults(original.device):
         return _error(GATEWAY_OFFLINE)
-    if command in VOID_COMMANDS:
-        return _void(request, original)
     amount_minor = None
     if body.get("amount") not in (None, ""):
         try:
@@ -595,19 +588,6 @@ def transactions(request, account):
     except services.Refused as refusal:
         return _error(REFUSALS[refusal.reason])
     return faults.deliver(request, original.device, _json(_transaction_object(result)))
-
-
-def _void(request, original: SandboxPayment):
-    """`void` of an uncaptured pre-authorisation: released, answered as an approved void (a void
-    of one voided before answers the same). Anything else: NOT_VOIDABLE, nothing changes."""
-    voided_before = (
-        original.status == PaymentStatus.CANCELED and original.canceled_by == CanceledBy.MERCHANT
-    )
-    if not (voided_before or services.payment_void(payment=original)):
-        return _error(NOT_VOIDABLE)
-    answer = _transaction_object(original)
-    answer.update(result_code="A", result="Approved", error="Approved")
-    return faults.deliver(request, original.device, _json(answer))
 
 
 @usaepay_api
