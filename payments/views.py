@@ -9,9 +9,8 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -349,16 +348,16 @@ def _with_abort_step(queryset):
 @require_GET
 def status(request, payment):
     """The status card: one indexed read (the scoped look-up, with its abort note), never a provider
-    call; 286 once final, with the actions and the receipt swapped in out of band."""
-    context = _card_context(payment, request.user)
-    html = render_to_string("payments/detail.html#status-card", context, request=request)
-    if payment.is_final:
-        context.update(_page_context(payment, request.user), oob=True)
-        for part in ("actions", "receipt"):
-            html += render_to_string(f"payments/detail.html#{part}", context, request=request)
-    response = HttpResponse(html)
+    call; 286 once final."""
+    response = render(
+        request, "payments/detail.html#status-card", _card_context(payment, request.user)
+    )
     if payment.is_final:
         response.status_code = POLL_STOP
+    if request.GET.get("shown", payment.status) != payment.status:
+        # The rest of the page (Abort while open, Capture once authorised, Refund once approved,
+        # the receipt and the timeline) follows the card: it reloads itself in place on this event.
+        response["HX-Trigger"] = "payment-changed"
     return response
 
 

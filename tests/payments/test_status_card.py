@@ -272,21 +272,3 @@ def test_an_abort_of_a_payment_whose_result_is_unknown_says_cancel_it_on_the_ter
 
     assert 'data-outcome="unreachable"' in html and "Press Cancel on the terminal itself" in html
     assert "Do not charge again." in html
-
-
-def test_the_timeline_names_each_note_in_words(cashier, on, tenant_a):
-    payment = on("usaepay", PaymentStatus.PENDING)
-    payment_note(
-        payment_id=payment.pk,
-        action="abort_requested",
-        source="user",
-        actor=tenant_a.users["cashier"],
-    )
-    payment_note(
-        payment_id=payment.pk, action="abort_unreachable", source="worker", detail="HTTP 503"
-    )
-
-    page = cashier.get(reverse("payments:detail", args=[payment.uuid])).content.decode()
-
-    assert "Abort asked for" in page
-    assert "The abort could not reach the terminal: HTTP 503" in page
