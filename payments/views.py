@@ -149,18 +149,6 @@ def _duration(seconds: int) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-def _card(payment) -> str:
-    parts = [
-        " ".join(
-            x
-            for x in [payment.card_brand, f"••••{payment.card_last4}" if payment.card_last4 else ""]
-            if x
-        ),
-        f"authorisation {payment.auth_code}" if payment.auth_code else "",
-    ]
-    return ", ".join(p for p in parts if p)
-
-
 def status_words(payment) -> str:
     """What is happening, in plain words, per state and per provider."""
     s = payment.status
@@ -175,8 +163,17 @@ def status_words(payment) -> str:
         head = (
             "Approved" if s == PaymentStatus.APPROVED else "Authorised (capture to take the money)"
         )
-        card = _card(payment)
-        return f"{head}: {card}" if card else head
+        card = " ".join(
+            x
+            for x in [payment.card_brand, f"••••{payment.card_last4}" if payment.card_last4 else ""]
+            if x
+        )
+        parts = [
+            p
+            for p in [card, f"authorisation {payment.auth_code}" if payment.auth_code else ""]
+            if p
+        ]
+        return f"{head}: {', '.join(parts)}" if parts else head
     if s == PaymentStatus.DECLINED:
         return payment.message or "Declined by the card issuer"
     if s == PaymentStatus.CANCELED:

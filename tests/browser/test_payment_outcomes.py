@@ -62,7 +62,7 @@ def test_too_late_shows_the_one_click_refund_and_the_receipt(page, tenant_a, scr
     expect(outcome).to_contain_text("Too late to abort: the payment went through")
     expect(page.get_by_role("button", name="Refund 12.50 USD")).to_be_visible()
     expect(page.get_by_role("button", name="Print the receipt on Counter 1")).to_be_visible()
-    expect(page.get_by_test_id("receipt")).to_contain_text("A0000000031010")
+    expect(page.locator("section[aria-labelledby=receipt-h]")).to_contain_text("A0000000031010")
 
 
 def test_an_unreachable_abort_says_cancel_on_the_terminal(page, tenant_a, screenshot):

@@ -74,7 +74,7 @@ def test_the_receipt_shows_the_authorisation_code(client, sandbox_settings, tena
     html = page(client, payment)
 
     assert payment.auth_code
-    assert f'data-testid="receipt-auth-code">{payment.auth_code}</td>' in html
+    assert f'<th scope="row">Authorisation code</th><td>{payment.auth_code}</td>' in html
 
 
 def test_a_cashier_prints_a_komoju_receipt_on_the_terminal(client, sandbox_settings, tenant_a):
