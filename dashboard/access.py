@@ -27,16 +27,29 @@ from django_htmx.http import HttpResponseClientRedirect
 class Scoped:
     """Looks a URL's object up through `Model.objects.for_user(user)`."""
 
-    def __init__(self, model, url_kwarg: str = "pk", field: str = "pk", name: str | None = None):
+    def __init__(
+        self,
+        model,
+        url_kwarg: str = "pk",
+        field: str = "pk",
+        name: str | None = None,
+        refine=None,
+    ):
         self.model = model
         self.url_kwarg = url_kwarg
         self.field = field
         self.name = name or model._meta.model_name
+        # Optional: a function of the scoped queryset (annotations, select_related), so the page
+        # still reads its object in one query; it may narrow the scope, never widen it.
+        self.refine = refine
 
     def load(self, request, kwargs: dict):
         value = kwargs.pop(self.url_kwarg)
         try:
-            obj = self.model.objects.for_user(request.user).filter(**{self.field: value}).first()
+            queryset = self.model.objects.for_user(request.user)
+            if self.refine is not None:
+                queryset = self.refine(queryset)
+            obj = queryset.filter(**{self.field: value}).first()
         except (ValueError, TypeError):
             obj = None
         if obj is None:

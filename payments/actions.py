@@ -27,7 +27,12 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
-from payments.services import InvalidPayment, payment_create, payment_task_schedule
+from payments.services import (
+    InvalidPayment,
+    payment_create,
+    payment_metadata,
+    payment_task_schedule,
+)
 from payments.state import payment_note, payment_transition
 from providers.base import PaymentState, RefundRequest
 from providers.errors import NotAbortable, OutcomeUnknown, ProviderError, UnsupportedOperation
@@ -118,6 +123,9 @@ def payment_abort(*, payment: Payment, user) -> AbortResult:
             detail=message,
             message=message,
         ):
+            payment_note(  # the payment page reads how an abort went from its abort notes
+                payment_id=payment.pk, action="abort_requested", source=EventSource.USER, actor=user
+            )
             return AbortResult(AbortOutcome.ABORTED, message)
     payment.refresh_from_db()
     if payment.status not in (S.CREATED, S.PENDING, S.UNKNOWN):
@@ -422,8 +430,8 @@ def refund_preflight(sale: Payment, user, amount_minor: int | None = None) -> st
         return "Nothing is left to refund."
     if amount_minor is not None and not 0 < amount_minor <= left:
         return f"At most {left} (minor units) is left to refund."
-    mode = capabilities_for(sale.provider).refund_mode
-    if mode == "device" or sale.provider == "klearly":
+    capabilities = capabilities_for(sale.provider)
+    if capabilities.refund_mode == "device" or capabilities.refund_on_original_terminal:
         terminal = sale.terminal
         if terminal is None or not terminal.is_active:
             return "The refund runs on the sale's terminal, which is no longer listed."
@@ -479,6 +487,7 @@ def payment_refund_execute(*, refund_id: int) -> bool:
                 idempotency_key=str(refund.idempotency_key),
                 reference=refund.reference,
                 description=refund.note,
+                metadata=payment_metadata(refund),
             )
         )
     except OutcomeUnknown as exc:

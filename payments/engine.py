@@ -86,8 +86,11 @@ def _timeout_s(payment: Payment | None) -> int | None:
 
 
 def start_request(payment: Payment) -> StartRequest:
-    """What the provider is sent for `payment`. The store id, our payment id and the merchant id
-    travel in the description (the contract's StartRequest has no metadata field yet)."""
+    """What the provider is sent for `payment`: the merchant's note as the description, and the
+    store id, our payment id and the merchant id as metadata (each adapter puts them in its
+    provider's own field: `Capabilities.metadata_field`)."""
+    from payments.services import payment_metadata
+
     return StartRequest(
         kind=ProviderKind(payment.kind),
         terminal_ref=payment.terminal.provider_ref,
@@ -95,9 +98,8 @@ def start_request(payment: Payment) -> StartRequest:
         currency=payment.currency,
         idempotency_key=str(payment.idempotency_key),
         reference=payment.reference,
-        description=(
-            f"store:{payment.store_id or '-'} payment:{payment.uuid} merchant:{payment.merchant_id}"
-        ),
+        description=payment.note,
+        metadata=payment_metadata(payment),
         timeout_s=_timeout_s(payment),
     )
 
@@ -128,6 +130,8 @@ def _result_fields(payment: Payment, result: PaymentResult) -> dict:
         fields["card_last4"] = result.card_last4[:4]
     if result.auth_code:
         fields["auth_code"] = result.auth_code[:32]
+    if result.receipt:  # the receipt's other fields (KOMOJU's EMV data), shown on the payment page
+        fields["provider_data"] = {"receipt": dict(result.receipt)}
     state = PaymentState(result.state)
     if state in _DEFAULT_MESSAGES:
         fields["message"] = (result.message or _DEFAULT_MESSAGES[state])[:300]

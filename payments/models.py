@@ -64,6 +64,9 @@ OPEN_STATUSES = ["created", "pending", "authorized", "unknown"]
 # A payment in one of these states holds its terminal on every provider: the terminal is showing it,
 # or may be (unknown: the terminal stays locked until reconciliation knows).
 ALWAYS_OCCUPYING_STATUSES = ["created", "pending", "unknown"]
+# The timeline notes of an abort (payments.actions): asked for, could not reach the terminal,
+# refused by the provider while the payment still ran.
+ABORT_ACTIONS = ("abort_requested", "abort_unreachable", "abort_refused")
 
 
 # What the history's totals and chart read besides the scope and the time (payments/history.py).
@@ -87,6 +90,17 @@ class PaymentQuerySet(models.QuerySet):
 
     def final(self) -> PaymentQuerySet:
         return self.filter(status__in=FINAL_STATUSES)
+
+    def with_abort_step(self) -> PaymentQuerySet:
+        """Each payment with `abort_step`: the latest abort event on its timeline ("abort_requested",
+        "abort_unreachable", "abort_refused") or None, read in the same query (a subquery on the
+        timeline index), so the status card says how an abort went without a second read."""
+        latest = (
+            PaymentEvent.objects.filter(payment=models.OuterRef("pk"), action__in=ABORT_ACTIONS)
+            .order_by("-created_at", "-pk")
+            .values("action")[:1]
+        )
+        return self.annotate(abort_step=models.Subquery(latest))
 
 
 def _occupies_terminal_expression():

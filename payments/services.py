@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from payments.models import EventSource, Payment, PaymentEvent, PaymentKind, PaymentStatus
 from payments.redaction import redact
-from providers.base import MAX_REFERENCE_LENGTH
+from payments.state import payment_note
+from providers.base import MAX_REFERENCE_LENGTH, PaymentMetadata
 from providers.registry import capabilities_for
 from terminals.models import Terminal
 
@@ -72,6 +73,74 @@ def reference_clean(reference: str) -> str:
     if not REFERENCE_PATTERN.match(reference):
         raise InvalidPayment("The reference may hold only letters, digits, “-” and “_”.")
     return reference
+
+
+def payment_metadata(payment: Payment) -> PaymentMetadata:
+    """Our ids the provider gets with `payment` in its own metadata field (Klearly asks for exactly
+    these): the store (none for a terminal outside any store), our payment's UUID, the merchant."""
+    return PaymentMetadata(
+        payment_id=str(payment.uuid),
+        store_id=str(payment.store_id or ""),
+        merchant_id=str(payment.merchant_id),
+    )
+
+
+def print_receipt_preflight(payment: Payment, user) -> str | None:
+    """Why the receipt of `payment` cannot be printed on its terminal now; None when it can."""
+    if not user.has_perm("payments.take_payment"):
+        return "Your role may not print receipts."
+    if not capabilities_for(payment.provider).can_print_receipt:
+        return f"{payment.get_provider_display()} cannot print receipts on its terminals."
+    if payment.terminal_id is None or payment.kind == PaymentKind.REFUND:
+        return "Only a payment taken on a terminal has a receipt to print there."
+    if payment.status not in (PaymentStatus.APPROVED, PaymentStatus.AUTHORIZED):
+        return "Only an approved or authorised payment has a receipt to print."
+    return None
+
+
+def payment_print_receipt(*, payment: Payment, user) -> None:
+    """Ask the payment's terminal to print its receipt: the user's action goes on the timeline and
+    the provider call runs in a worker (`payment_print_receipt_execute`). Raises InvalidPayment
+    with the reason when it cannot be printed, PermissionDenied when the role may not print."""
+    if not user.has_perm("payments.take_payment"):
+        raise PermissionDenied("You may not print receipts.")
+    payment = Payment.objects.for_user(user).get(pk=payment.pk)
+    if reason := print_receipt_preflight(payment, user):
+        raise InvalidPayment(reason)
+    with transaction.atomic():
+        payment_note(
+            payment_id=payment.pk,
+            action="receipt_print_requested",
+            source=EventSource.USER,
+            actor=user,
+            detail=f"Print the receipt on {payment.terminal.name}",
+        )
+        payment_task_schedule("print_receipt", payment_id=payment.pk)
+
+
+def payment_print_receipt_execute(*, payment_id: int) -> bool:
+    """The worker half: one print call to the provider; the outcome goes on the timeline
+    ("receipt_printed" or "receipt_print_failed" with the provider's reason). Moves no money and
+    changes no state. Returns True when the provider accepted the print."""
+    from credentials.services import provider_for
+    from providers.errors import ProviderError
+
+    payment = Payment.objects.select_related("account", "terminal").get(pk=payment_id)
+    provider = provider_for(payment.account)
+    try:
+        provider.print_receipt(payment.provider_ref, payment.terminal.provider_ref)
+    except ProviderError as exc:
+        action, detail, printed = (
+            "receipt_print_failed",
+            str(exc) or "The terminal did not print.",
+            False,
+        )
+    else:
+        action, detail, printed = "receipt_printed", f"Printed on {payment.terminal.name}.", True
+    finally:
+        provider.close()
+    payment_note(payment_id=payment.pk, action=action, source=EventSource.WORKER, detail=detail)
+    return printed
 
 
 def _violated_constraint(exc: IntegrityError) -> str:

@@ -4,7 +4,7 @@ line. They never schedule anything: the services do, after commit. Tasks named `
 
 from celery import shared_task
 
-from payments import actions, engine
+from payments import actions, engine, services
 
 # -- engine: start, track, sweep, reconcile ----------------------------------------------------------
 
@@ -78,3 +78,8 @@ def void_payment(*, payment_id: int) -> None:
 @shared_task(ignore_result=True)
 def refund_payment(*, refund_id: int) -> None:
     actions.payment_refund_execute(refund_id=refund_id)
+
+
+@shared_task(ignore_result=True)
+def print_receipt(*, payment_id: int) -> None:
+    services.payment_print_receipt_execute(payment_id=payment_id)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<uuid:uuid>/capture/", views.capture, name="capture"),
     path("<uuid:uuid>/void/", views.void, name="void"),
     path("<uuid:uuid>/refund/", views.refund, name="refund"),
+    path("<uuid:uuid>/print-receipt/", views.print_receipt, name="print_receipt"),
     # The history (payments/history_views.py).
     path("", history_views.history, name="history"),
     path("totals/", history_views.totals, name="history_totals"),

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,7 +18,8 @@ from dashboard.access import access, scoped
 from payments import actions, engine
 from payments.forms import ChargeForm, card_brand_display, format_minor
 from payments.models import Payment, PaymentStatus
-from payments.services import PaymentError, payment_create
+from payments.services import PaymentError, payment_create, payment_print_receipt
+from providers.base import TRACKING_GRACE
 from providers.registry import capabilities_for
 from terminals.models import Terminal
 
@@ -81,14 +83,17 @@ def new(request):
                 return redirect("payments:detail", existing.uuid)
             amount_minor = form.cleaned_data["amount"]
             problem = _terminal_problem(terminal)
+            # Approved when it became final (finished_at), so a long wait on the terminal counts
+            # from the approval, not from the moment the merchant pressed Charge.
             duplicate = (
-                Payment.objects.filter(
+                Payment.objects.annotate(approved_at=Coalesce("finished_at", "created_at"))
+                .filter(
                     terminal=terminal,
                     amount_minor=amount_minor,
                     status=PaymentStatus.APPROVED,
-                    created_at__gte=timezone.now() - DUPLICATE_WINDOW,
+                    approved_at__gte=timezone.now() - DUPLICATE_WINDOW,
                 )
-                .order_by("-created_at")
+                .order_by("-approved_at")
                 .first()
             )
             if problem:
@@ -96,7 +101,7 @@ def new(request):
             elif duplicate and not form.cleaned_data.get("confirm_duplicate"):
                 form.ask_to_confirm_duplicate(
                     f"{format_minor(amount_minor, currency)} {currency} was approved on this terminal "
-                    f"at {timezone.localtime(duplicate.created_at):%H:%M}. Tick “Charge again anyway” to charge it again.",
+                    f"at {timezone.localtime(duplicate.approved_at):%H:%M}. Tick “Charge again anyway” to charge it again.",
                 )
             else:
                 try:
@@ -132,15 +137,28 @@ def new(request):
     )
 
 
+def _duration(seconds: int) -> str:
+    """12 → "12 s", 95 → "1 min 35 s", 3720 → "1 h 2 min"."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def status_words(payment) -> str:
     """What is happening, in plain words, per state and per provider."""
     s = payment.status
     if s == PaymentStatus.CREATED:
         return "Sending to the terminal…"
     if s == PaymentStatus.PENDING:
-        if payment.provider == "mobilepay":
-            return "Waiting for the customer to approve in the MobilePay app"
-        return "Waiting for the customer to tap, insert or swipe"
+        if payment.kind == "refund" and payment.terminal_id is None:
+            return f"Waiting for {payment.get_provider_display()} to confirm the refund"
+        prompt = capabilities_for(payment.provider).customer_prompt
+        return f"Waiting for the customer to {prompt}"
     if s in (PaymentStatus.APPROVED, PaymentStatus.AUTHORIZED):
         head = (
             "Approved" if s == PaymentStatus.APPROVED else "Authorised (capture to take the money)"
@@ -170,26 +188,170 @@ def status_words(payment) -> str:
     return "Result unknown: we are checking with the provider. Do not charge again."
 
 
-def _card_context(payment) -> dict:
-    now = timezone.now()
+def status_hint(payment) -> str:
+    """What to do next, where there is something to say."""
+    s = payment.status
+    refund = payment.kind == "refund"
+    if s == PaymentStatus.CREATED:
+        where = "the terminal" if payment.terminal_id else payment.get_provider_display()
+        return f"It is saved; a worker is sending it to {where} now."
+    if s == PaymentStatus.PENDING and payment.terminal_id:
+        return "Keep this page open: it shows the result as soon as the terminal has it."
+    if s == PaymentStatus.AUTHORIZED:
+        return "No money has moved yet: capture it to take the money, or cancel the authorisation."
+    if refund and s in (
+        PaymentStatus.DECLINED,
+        PaymentStatus.CANCELED,
+        PaymentStatus.TIMED_OUT,
+        PaymentStatus.FAILED,
+    ):
+        return "No money was refunded: the sale can still be refunded."
+    if s in (PaymentStatus.DECLINED, PaymentStatus.CANCELED, PaymentStatus.TIMED_OUT):
+        return "No money was taken. You can charge again."
+    if s == PaymentStatus.FAILED:
+        return "No money was taken, and the terminal is free again."
+    if s == PaymentStatus.UNKNOWN:
+        if payment.needs_attention and payment.attention_reason:
+            return payment.attention_reason
+        return (
+            "The customer may have paid. The terminal stays locked until the provider tells us; "
+            "this page updates by itself."
+        )
+    return ""
+
+
+class AbortView:
+    """How an abort the merchant asked for went, in plain words (None when no abort was asked)."""
+
+    REQUESTED = "requested"  # sent to a worker; the provider has not answered yet
+    ABORTED = "aborted"
+    TOO_LATE = "too_late"  # the payment went through
+    UNREACHABLE = "unreachable"  # the abort may not have reached the terminal; still tracking
+    REFUSED = "refused"  # the provider refused, the payment still runs; still tracking
+
+    WORDS = {
+        REQUESTED: ("Aborting…", "Asking the terminal to cancel the payment."),
+        ABORTED: ("Aborted", "The payment was cancelled on the terminal. No money was taken."),
+        TOO_LATE: (
+            "Too late to abort: the payment went through",
+            "The customer paid before the abort reached the terminal. Refund it if it should "
+            "not stand.",
+        ),
+        UNREACHABLE: (
+            "The abort could not reach the terminal",
+            "Press Cancel on the terminal itself. We keep following the payment and show its "
+            "result here.",
+        ),
+        REFUSED: (
+            "The provider refused the abort",
+            "Check the terminal and cancel the payment there if it is still running. We keep "
+            "following the payment and show its result here.",
+        ),
+    }
+
+    def __init__(self, outcome: str, detail: str = ""):
+        self.outcome = outcome
+        self.headline, self.text = self.WORDS[outcome]
+        if detail:
+            self.text = detail
+
+
+def abort_view(payment) -> AbortView | None:
+    """The abort's outcome from the payment's status and its latest abort note (`abort_step`, read
+    with the payment by `Payment.objects.with_abort_step()`)."""
+    step = getattr(payment, "abort_step", None)
+    if not step:
+        return None
+    s = payment.status
+    if s == PaymentStatus.UNKNOWN:  # nobody can tell yet whether the abort reached the terminal
+        return AbortView(AbortView.UNREACHABLE)
+    if s in (PaymentStatus.CREATED, PaymentStatus.PENDING):
+        if step == "abort_unreachable":
+            return AbortView(AbortView.UNREACHABLE)
+        if step == "abort_refused":
+            return AbortView(AbortView.REFUSED)
+        return AbortView(AbortView.REQUESTED)
+    if s == PaymentStatus.APPROVED:
+        return AbortView(AbortView.TOO_LATE)
+    if s == PaymentStatus.AUTHORIZED:
+        return AbortView(
+            AbortView.TOO_LATE,
+            "The card was authorised before the abort reached the terminal. Cancel the "
+            "authorisation if it should not stand.",
+        )
+    if s in (PaymentStatus.CANCELED, PaymentStatus.FAILED):
+        return AbortView(AbortView.ABORTED)
+    return None  # declined or timed out meanwhile: its own words say no money moved
+
+
+def _one_click_refund(payment, user, abort) -> dict | None:
+    """After "too late to abort": a refund of everything captured in one click, where allowed."""
+    if not (
+        abort
+        and abort.outcome == AbortView.TOO_LATE
+        and payment.status == PaymentStatus.APPROVED
+        and payment.kind == "sale"
+    ):
+        return None
+    if not user.has_perm("payments.refund_payment", payment):
+        return {"reason": "Ask a manager to refund it: your role may not refund payments."}
+    if reason := actions.refund_preflight(payment, user):
+        return {"reason": reason}
+    capabilities = capabilities_for(payment.provider)
+    on_terminal = capabilities.refund_mode == "device" or capabilities.refund_on_original_terminal
     return {
-        "payment": payment,
-        "words": status_words(payment),
-        "amount": format_minor(payment.amount_minor, payment.currency),
-        "elapsed_s": int(((payment.finished_at or now) - payment.created_at).total_seconds()),
-        "gives_up_s": int((payment.deadline_at - now).total_seconds())
-        if payment.deadline_at
-        and payment.status == PaymentStatus.PENDING
-        and payment.deadline_at > now
-        else None,
+        "amount": format_minor(payment.refundable_minor, payment.currency),
+        "where": (
+            f"The refund runs on {payment.terminal.name}, the terminal the sale was taken on: "
+            "the customer presents the card there."
+            if on_terminal and payment.terminal
+            else "The money goes back to the customer's card; no terminal is needed."
+        ),
     }
 
 
-@access("payments.view_payments", obj=scoped(Payment, url_kwarg="uuid", field="uuid"))
+def _card_context(payment, user) -> dict:
+    now = timezone.now()
+    gives_up = None
+    if payment.status == PaymentStatus.PENDING and payment.deadline_at and payment.terminal_id:
+        # The deadline is the terminal's own timeout plus our grace: the terminal gives up first.
+        left = (payment.deadline_at - TRACKING_GRACE - now).total_seconds()
+        gives_up = (
+            f"the terminal gives up in {_duration(left)}"
+            if left > 0
+            else "the terminal's time is up: waiting for its last word"
+        )
+    abort = abort_view(payment)
+    context = {
+        "payment": payment,
+        "words": status_words(payment),
+        # A final payment after an abort: the abort's own words say what happened to the money.
+        "hint": "" if abort and payment.is_final else status_hint(payment),
+        "abort": abort,
+        "amount": format_minor(payment.amount_minor, payment.currency),
+        "elapsed": _duration(((payment.finished_at or now) - payment.created_at).total_seconds()),
+        "gives_up": gives_up,
+    }
+    if payment.is_final:  # once, on the last answer: nothing more is read while it polls
+        context["one_click_refund"] = _one_click_refund(payment, user, abort)
+    return context
+
+
+def _with_abort_step(queryset):
+    return queryset.with_abort_step()
+
+
+@access(
+    "payments.view_payments",
+    obj=scoped(Payment, url_kwarg="uuid", field="uuid", refine=_with_abort_step),
+)
 @require_GET
 def status(request, payment):
-    """The status card: one indexed read (the scoped look-up), never a provider call; 286 once final."""
-    response = render(request, "payments/detail.html#status-card", _card_context(payment))
+    """The status card: one indexed read (the scoped look-up, with its abort note), never a provider
+    call; 286 once final."""
+    response = render(
+        request, "payments/detail.html#status-card", _card_context(payment, request.user)
+    )
     if payment.is_final:
         response.status_code = POLL_STOP
     if request.GET.get("shown", payment.status) != payment.status:
@@ -199,40 +361,74 @@ def status(request, payment):
     return response
 
 
-@access("payments.view_payments", obj=scoped(Payment, url_kwarg="uuid", field="uuid"))
-@require_GET
-def detail(request, payment):
-    user = request.user
-    context = _card_context(payment)
+RECEIPT_ACTIONS = ("receipt_print_requested", "receipt_printed", "receipt_print_failed")
+
+
+def _page_context(payment, user) -> dict:
+    """Everything below the status card: actions, receipt, related payments."""
     refund_reason = None
     if payment.kind == "sale" and payment.status == "approved":
         refund_reason = actions.refund_preflight(payment, user)
+    capabilities = capabilities_for(payment.provider)
+    receipt = (payment.provider_data or {}).get("receipt") or {}
+    return {
+        "can_abort": payment.status in ("created", "pending")
+        and user.has_perm("payments.abort_payment", payment),
+        "can_capture": payment.status == "authorized"
+        and user.has_perm("payments.capture_payment", payment),
+        "can_refund": payment.kind == "sale"
+        and payment.status == "approved"
+        and user.has_perm("payments.refund_payment", payment),
+        "refund_reason": refund_reason,
+        "refund_form": _refund_form(payment),
+        "refundable": format_minor(payment.refundable_minor, payment.currency)
+        if payment.kind == "sale"
+        else "",
+        "receipt_fields": [
+            (RECEIPT_LABELS.get(key, key.replace("_", " ").capitalize()), value)
+            for key, value in receipt.items()
+            if key not in ("brand", "last4")  # shown on the Card line
+        ],
+        "can_print": capabilities.can_print_receipt
+        and payment.terminal_id is not None
+        and payment.kind in ("sale", "auth")
+        and payment.status in ("approved", "authorized")
+        and user.has_perm("payments.take_payment", payment),
+    }
+
+
+# How the receipt names the fields a provider reports (KOMOJU's EMV data).
+RECEIPT_LABELS = {
+    "aid": "AID",
+    "application_label": "Application",
+    "entry_method": "Entry method",
+    "cardholder_verification": "Cardholder verification",
+    "cryptogram_type": "Cryptogram",
+    "atc": "Transaction counter (ATC)",
+    "terminal_sequence": "Terminal sequence",
+    "captured_at": "Captured at",
+}
+
+
+@access(
+    "payments.view_payments",
+    obj=scoped(Payment, url_kwarg="uuid", field="uuid", refine=_with_abort_step),
+)
+@require_GET
+def detail(request, payment):
+    user = request.user
+    context = _card_context(payment, user)
+    context.update(_page_context(payment, user))
+    events = list(payment.events.select_related("actor").order_by("created_at", "pk"))
+    prints = [e for e in events if e.action in RECEIPT_ACTIONS]
     context.update(
         {
-            "events": payment.events.select_related("actor").order_by("created_at", "pk")
-            if hasattr(payment, "events")
-            else [],
+            "events": events,
+            "last_print": prints[-1] if prints else None,
             "related": Payment.objects.for_user(user).filter(parent=payment).order_by("created_at"),
             "parent": Payment.objects.for_user(user).filter(pk=payment.parent_id).first()
             if payment.parent_id
             else None,
-            "can_abort": payment.status in ("created", "pending")
-            and user.has_perm("payments.abort_payment", payment),
-            "can_capture": payment.status == "authorized"
-            and user.has_perm("payments.capture_payment", payment),
-            "can_refund": payment.kind == "sale"
-            and payment.status == "approved"
-            and user.has_perm("payments.refund_payment", payment),
-            "refund_reason": refund_reason,
-            "refund_form": _refund_form(payment),
-            "refundable": format_minor(payment.refundable_minor, payment.currency)
-            if payment.kind == "sale"
-            else "",
-            "emv": {
-                k: v
-                for k, v in (payment.provider_data or {}).items()
-                if k.lower().startswith(("emv", "aid", "tvr", "tsi", "application"))
-            },
         }
     )
     return render(request, "payments/detail.html", context)
@@ -305,3 +501,22 @@ def capture(request, payment):
 @require_POST
 def void(request, payment):
     return _action(request, payment, "payments.capture_payment", "payment_void")
+
+
+@access("payments.take_payment", obj=scoped(Payment, url_kwarg="uuid", field="uuid"))
+@require_POST
+def print_receipt(request, payment):
+    """Ask the payment's terminal to print its receipt (where the provider can: KOMOJU)."""
+    from django.contrib import messages
+
+    try:
+        payment_print_receipt(payment=payment, user=request.user)
+    except PaymentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(
+            request,
+            f"Asked {payment.terminal.name} to print the receipt. The page shows whether it "
+            "printed once you reload it.",
+        )
+    return redirect("payments:detail", payment.uuid)

@@ -135,6 +135,16 @@ class Capabilities:
     authorized_occupies_terminal: bool = False
     # capture() takes an amount below the authorised one (the rest of the authorisation is released).
     partial_capture: bool = False
+    # print_receipt() prints a finished payment's receipt on its terminal (KOMOJU alone documents it).
+    can_print_receipt: bool = False
+    # A referenced refund still runs on the sale's own terminal, which must be connected and free
+    # (Klearly: "The transaction must be refunded on the terminal where the original sale occurred").
+    refund_on_original_terminal: bool = False
+    # Where the adapter sends ``PaymentMetadata`` (a phrase for the README and the payment page):
+    # the provider's own metadata field, else folded into a description, else "" (nowhere).
+    metadata_field: str = ""
+    # What the customer does while a payment waits, for "Waiting for the customer to …".
+    customer_prompt: str = "tap, insert or swipe"
 
 
 @dataclass(frozen=True)
@@ -248,10 +258,61 @@ class PaymentResult:
     auth_code: str | None = None
     message: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What a receipt shows beyond brand, last four and authorisation code (KOMOJU: the EMV fields
+    # its terminal reports: AID, application label, entry method, counters), as text by name.
+    # Never the cardholder's name or a card number.
+    receipt: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+# Our metadata values are ids (a UUID is 36 characters); 64 keeps them under every provider's
+# smallest field (USAePay documents no limit; Payroc's custom fields take 100).
+METADATA_VALUE_MAX = 64
+
+
+@dataclass(frozen=True)
+class PaymentMetadata:
+    """Our identifiers of a payment, for the provider's own metadata field where it has one.
+
+    Klearly recommends exactly these three ("store ID, POS payment id, POS merchant id"); KOMOJU
+    keeps a session's ``metadata`` object, USAePay numbered ``custom_fields``, Payroc's payment
+    instructions have no such field (the adapter folds them into ``order.description``) and
+    Integra takes nothing but the order id. Each value is at most ``METADATA_VALUE_MAX`` characters.
+    """
+
+    payment_id: str = ""  # our payment's UUID (never the integer key)
+    store_id: str = ""
+    merchant_id: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("payment_id", "store_id", "merchant_id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > METADATA_VALUE_MAX:
+                raise InvalidRequest(
+                    f"The metadata {name.replace('_', ' ')} must be text of at most "
+                    f"{METADATA_VALUE_MAX} characters."
+                )
+
+    def __bool__(self) -> bool:
+        return bool(self.payment_id or self.store_id or self.merchant_id)
+
+    def as_dict(self) -> dict[str, str]:
+        """The values that are set, by name: ``{"store_id": "3", "payment_id": "…", …}``."""
+        values = {
+            "store_id": self.store_id,
+            "payment_id": self.payment_id,
+            "merchant_id": self.merchant_id,
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def as_text(self) -> str:
+        """One line for a provider that has only a free-text field: "store:3 payment:… merchant:7"."""
+        return " ".join(
+            f"{name.removesuffix('_id')}:{value}" for name, value in self.as_dict().items()
+        )
 
 
 @dataclass(frozen=True)
@@ -261,7 +322,9 @@ class StartRequest:
     ``idempotency_key`` is the payment's UUID4, stored before the first call and
     reused on every retry. ``reference`` is our order id (at most 24 characters,
     Payroc's orderId limit); providers echo it back, so it also finds a start
-    whose answer was lost.
+    whose answer was lost. ``metadata`` carries our store, payment and merchant ids to the
+    provider's own field for them (``Capabilities.metadata_field``); ``description`` is the
+    merchant's note.
     """
 
     kind: PaymentKind
@@ -272,6 +335,7 @@ class StartRequest:
     reference: str
     description: str = ""
     timeout_s: int | None = None
+    metadata: PaymentMetadata = field(default_factory=PaymentMetadata)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", PaymentKind(self.kind))
@@ -280,6 +344,8 @@ class StartRequest:
         _check_reference(self.reference)
         if not self.terminal_ref:
             raise InvalidRequest("A terminal must be chosen.")
+        if not isinstance(self.metadata, PaymentMetadata):
+            raise InvalidRequest("The metadata must be a PaymentMetadata.")
         if self.timeout_s is not None and (
             isinstance(self.timeout_s, bool)
             or not isinstance(self.timeout_s, int)
@@ -298,6 +364,7 @@ class RefundRequest:
     idempotency_key: str
     reference: str
     description: str = ""
+    metadata: PaymentMetadata = field(default_factory=PaymentMetadata)
 
     def __post_init__(self) -> None:
         _check_money(self.amount_minor, self.currency)
@@ -506,6 +573,16 @@ class ProviderAdapter(ABC):
         never refund again until the provider shows whether this one went through,
         unless the provider has an idempotency key and the same key is sent.
         """
+
+    def print_receipt(self, provider_ref: str, terminal_ref: str) -> None:
+        """Print the receipt of the finished payment ``provider_ref`` on ``terminal_ref``.
+
+        Returns once the provider accepted the print. Raises UnsupportedOperation when
+        ``capabilities.can_print_receipt`` is False; InvalidRequest when the provider cannot print
+        it now (the payment is not finished, the terminal is unavailable). Moves no money, so a
+        lost answer may simply be tried again.
+        """
+        raise UnsupportedOperation(f"{self.name} cannot print receipts on its terminals.")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderWebhook:
         """Check a delivery's signature over the raw ``body`` and parse it.

@@ -44,7 +44,8 @@ ASSUMPTION; the sandbox emulator and the README copy them from there), plus:
 
 Account secrets: ``partner_id``, ``partner_secret``, ``webhook_secret``. Settings:
 ``merchant_id`` (the Klearly merchant the token is for), optional ``store_id`` and
-``pos_merchant_id`` (our merchant's id; ``merchant_id`` if absent) for the metadata.
+``pos_merchant_id``: the metadata's store and merchant when the request's
+``PaymentMetadata`` has none (``merchant_id`` if both are absent).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from providers.base import (
     Capabilities,
     Endpoints,
     PaymentKind,
+    PaymentMetadata,
     PaymentResult,
     PaymentState,
     ProviderWebhook,
@@ -129,9 +131,11 @@ WIRE: dict[str, str] = {
     "request.metadata": "metadata",
     "type.sale": "sale",
     "type.refund": "refund",
-    "metadata.store": "storeId",
-    "metadata.pos_payment": "posPaymentId",  # our reference (order id)
-    "metadata.pos_merchant": "posMerchantId",
+    # Klearly recommends these three: the store, the POS payment and the POS merchant.
+    "metadata.store": "storeId",  # our store's id (else the account's Klearly store id)
+    "metadata.pos_payment": "posPaymentId",  # our payment's UUID (else our order id)
+    "metadata.pos_merchant": "posMerchantId",  # our merchant's id
+    "metadata.pos_order": "posOrderId",  # our order id (the reference), echoed in webhooks
     "payment.id": "id",
     "payment.status": "status",  # a word of STATUS_WORDS
     "payment.device": "deviceId",
@@ -209,6 +213,8 @@ class KlearlyProvider(BearerTokenAdapter):
         partial_capture=False,
         has_webhooks=True,
         refund_mode="referenced",  # by the original transactionId, run on its terminal
+        refund_on_original_terminal=True,
+        metadata_field="metadata {storeId, posPaymentId, posMerchantId, posOrderId}",
         reports_online=True,  # being listed by GET terminals
         has_idempotency_key=True,
         status_channel="poll",
@@ -282,6 +288,7 @@ class KlearlyProvider(BearerTokenAdapter):
             currency=req.currency,
             reference=req.reference,
             description=req.description,
+            metadata=req.metadata,
         )
         response = self._send(
             "POST",
@@ -340,6 +347,7 @@ class KlearlyProvider(BearerTokenAdapter):
             currency=req.currency,
             reference=req.reference,
             description=req.description,
+            metadata=req.metadata,
         )
         response = self._send(
             "POST",
@@ -375,7 +383,8 @@ class KlearlyProvider(BearerTokenAdapter):
             event_type=str(payload.get(WIRE["event.type"]) or ""),
             payment_ref=data.get(WIRE["payment.id"]),
             raw=payload,
-            order_reference=metadata.get(WIRE["metadata.pos_payment"]),
+            order_reference=metadata.get(WIRE["metadata.pos_order"])
+            or metadata.get(WIRE["metadata.pos_payment"]),
         )
 
     # -- wire --------------------------------------------------------------
@@ -389,22 +398,24 @@ class KlearlyProvider(BearerTokenAdapter):
         currency: str,
         reference: str,
         description: str,
+        metadata: PaymentMetadata,
     ) -> dict[str, Any]:
         settings = self.account.settings
-        metadata = {
-            WIRE["metadata.store"]: settings.get("store_id"),
-            WIRE["metadata.pos_payment"]: reference,
-            WIRE["metadata.pos_merchant"]: settings.get("pos_merchant_id")
+        sent = {
+            WIRE["metadata.store"]: metadata.store_id or settings.get("store_id"),
+            WIRE["metadata.pos_payment"]: metadata.payment_id or reference,
+            WIRE["metadata.pos_merchant"]: metadata.merchant_id
+            or settings.get("pos_merchant_id")
             or settings.get("merchant_id"),
+            # Our order id, where posPaymentId does not already carry it.
+            WIRE["metadata.pos_order"]: reference if metadata.payment_id else None,
         }
         body: dict[str, Any] = {
             WIRE["request.device"]: device_id,
             WIRE["request.type"]: payment_type,
             WIRE["request.amount"]: to_integer_minor_units(amount_minor, currency),
             WIRE["request.currency"]: currency,
-            WIRE["request.metadata"]: {
-                name: str(value) for name, value in metadata.items() if value
-            },
+            WIRE["request.metadata"]: {name: str(value) for name, value in sent.items() if value},
         }
         if description:
             body[WIRE["request.description"]] = description

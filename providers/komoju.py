@@ -43,7 +43,9 @@ Assumptions (OUR ASSUMPTION where KOMOJU documents nothing; the sandbox follows 
   ``TerminalInfo.online`` (KOMOJU's own tester labels it "Connected"); ``name``,
   ``model`` and ``serial_number`` are read if present, else the id stands in.
 * We put ``metadata: {"terminal_id", "order_reference"}`` on every session, so
-  ``abort_payment`` (which only gets the session id) finds the terminal to cancel on.
+  ``abort_payment`` (which only gets the session id) finds the terminal to cancel on, and
+  beside them our ``store_id``, ``payment_id`` and ``merchant_id`` (``PaymentMetadata``).
+  KOMOJU documents no limit on the metadata object.
 * The terminal endpoints (push, cancel, print) are sent without an idempotency key;
   pushing a session again to the terminal that already shows it answers success, so
   a retried start (same idempotency key -> same session) re-pushes harmlessly.
@@ -176,8 +178,10 @@ class KomojuProvider(ProviderAdapter):
         poll_interval_s=2.0,  # KOMOJU documents no rate budget; its tester polls every second
         default_timeout_s=120,
         requests_per_minute=None,
+        can_print_receipt=True,  # POST /terminals/{tid}/sessions/{sid}/print
+        metadata_field="session metadata {store_id, payment_id, merchant_id}",
     )
-    # Not a Capabilities field (base.py is shared): KOMOJU alone can print on the terminal.
+    # Kept for callers that read it from the class: the capability above says the same.
     can_print_receipt = True
 
     # -- terminals ---------------------------------------------------------
@@ -380,7 +384,11 @@ class KomojuProvider(ProviderAdapter):
     def _create_session(self, req: StartRequest) -> dict[str, Any]:
         # The body must be the same on every retry: KOMOJU replays an answer only
         # for the same key *and* the same body.
-        metadata = {"terminal_id": req.terminal_ref, "order_reference": req.reference}
+        metadata = {
+            "terminal_id": req.terminal_ref,
+            "order_reference": req.reference,
+            **req.metadata.as_dict(),  # our store_id, payment_id and merchant_id
+        }
         if req.description:
             metadata["description"] = req.description
         body = {
@@ -531,6 +539,7 @@ class KomojuProvider(ProviderAdapter):
             card_last4=details.get("last_four_digits"),
             message=message or self._scrub(str(payment.get("description") or "")),
             raw={**raw, "payment": payment, "receipt": receipt},
+            receipt={key: str(value) for key, value in receipt.items()},
         )
 
     def _send(

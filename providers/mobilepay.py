@@ -222,6 +222,7 @@ class MobilepayProvider(ProviderAdapter):
         default_timeout_s=180,
         requests_per_minute=None,
         authorized_occupies_terminal=True,  # a Reserved payment keeps the PoS occupied
+        customer_prompt="approve in the MobilePay app",  # the customer pays from the phone
     )
 
     # -- credentials -------------------------------------------------------

@@ -59,6 +59,7 @@ from providers.base import (
     Endpoints,
     Environment,
     PaymentKind,
+    PaymentMetadata,
     PaymentResult,
     PaymentState,
     RefundRequest,
@@ -154,6 +155,8 @@ class PayrocProvider(BearerTokenAdapter):
         status_channel="long_poll",
         poll_interval_s=1.0,  # pause between long polls that came back unchanged
         default_timeout_s=120,
+        # paymentInstructionRequest has no customFields (only the payment made of it has them).
+        metadata_field="folded into order.description (no metadata field)",
         requests_per_minute=None,
     )
 
@@ -334,15 +337,17 @@ class PayrocProvider(BearerTokenAdapter):
         }
         card_read_on_device = {"entryMethod": "deviceRead"}
         if req.kind is PaymentKind.REFUND:
-            description = req.description or f"Refund for order {req.reference}"
+            description = _with_metadata(
+                req.description or f"Refund for order {req.reference}", req.metadata
+            )
             order["description"] = description[:ORDER_DESCRIPTION_MAX]
             return {
                 "processingTerminalId": terminal_id,
                 "order": order,
                 "customizationOptions": card_read_on_device,
             }
-        if req.description:
-            order["description"] = req.description[:ORDER_DESCRIPTION_MAX]
+        if description := _with_metadata(req.description, req.metadata):
+            order["description"] = description[:ORDER_DESCRIPTION_MAX]
         return {
             "processingTerminalId": terminal_id,
             "order": order,
@@ -596,3 +601,15 @@ def _problem_text(problem: dict[str, Any]) -> str:
     if messages:
         text = f"{text} ({'; '.join(messages)})" if text else "; ".join(messages)
     return text
+
+
+def _with_metadata(description: str, metadata: PaymentMetadata) -> str:
+    """A payment instruction has no metadata field (its ``customFields`` exist only on the payment
+    Payroc makes of it): our ids go after the description, "table 4 · store:3 payment:… merchant:7".
+    The metadata comes first in the cut to ``ORDER_DESCRIPTION_MAX``: a note never pushes it out."""
+    text = metadata.as_text()
+    if not text:
+        return description
+    room = ORDER_DESCRIPTION_MAX - len(text) - 3
+    note = description[: max(room, 0)]
+    return f"{note} · {text}" if note else text

@@ -67,6 +67,7 @@ from providers.base import (
     Endpoints,
     Environment,
     PaymentKind,
+    PaymentMetadata,
     PaymentResult,
     PaymentState,
     ProviderAdapter,
@@ -219,6 +220,7 @@ class UsaepayProvider(ProviderAdapter):
         status_channel="poll",
         # 30 status calls a minute leaves room under the default 45/min key budget.
         poll_interval_s=2.0,
+        metadata_field='custom_fields {"1": store, "2": payment, "3": merchant}',
         default_timeout_s=180,  # USAePay's default payrequest timeout
         requests_per_minute=45,
     )
@@ -282,6 +284,8 @@ class UsaepayProvider(ProviderAdapter):
         # `orderid` is our reference (at most 24) and `description` has no documented limit.
         if req.description:
             body["description"] = req.description
+        if fields := _custom_fields(req.metadata):
+            body["custom_fields"] = fields
         response = self._send("POST", "paymentengine/payrequests", json=body, moves_money=True)
         result = self._request_result(self._json_object(response), kind=req.kind)
         if result.amount_minor is None:
@@ -394,6 +398,8 @@ class UsaepayProvider(ProviderAdapter):
         }
         if req.description:
             body["description"] = req.description
+        if fields := _custom_fields(req.metadata):
+            body["custom_fields"] = fields
         response = self._send("POST", "transactions", json=body, moves_money=True)
         return self._transaction_result(self._json_object(response), provider_ref=None)
 
@@ -615,3 +621,13 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+# Our PaymentMetadata in USAePay's numbered custom fields (`custom_fields{"1": …}` on payrequests
+# and transactions). The numbers are ours; a merchant names them in the USAePay console.
+CUSTOM_FIELD_NUMBERS = {"store_id": "1", "payment_id": "2", "merchant_id": "3"}
+
+
+def _custom_fields(metadata: PaymentMetadata) -> dict[str, str]:
+    """``{"1": store id, "2": our payment id, "3": merchant id}``, the ones that are set."""
+    return {CUSTOM_FIELD_NUMBERS[name]: value for name, value in metadata.as_dict().items()}

@@ -34,7 +34,9 @@ Everything at wire level. The sandbox speaks exactly the format the dashboard's 
   started elsewhere; assumed, as every Klearly word), "inactive" otherwise; unknown: 404
   `terminal_not_found`.
 * **Payments**: `POST payments` with `{deviceId, type: "sale" | "refund", amount (integer minor
-  units), currency, description?, metadata: {storeId, posPaymentId, posMerchantId}}` -> 201
+  units), currency, description?, metadata: {storeId, posPaymentId, posMerchantId, posOrderId}}`
+  (metadata values strings of at most 64 characters; the order id is `posOrderId`, else
+  `posPaymentId`) -> 201
   payment; `GET payments/{id}` -> `{id, deviceId, type, status, amount, currency, description,
   card: {brand, last4} | null, authorizationCode, statusMessage, metadata, transactionId,
   createdAt, updatedAt}`. Ids are "pay_" + 20 letters and digits; a payment's id is its
@@ -120,9 +122,11 @@ WIRE: dict[str, str] = {
     "request.metadata": "metadata",
     "type.sale": "sale",
     "type.refund": "refund",
-    "metadata.store": "storeId",
-    "metadata.pos_payment": "posPaymentId",
-    "metadata.pos_merchant": "posMerchantId",
+    # Klearly recommends these three: the store, the POS payment and the POS merchant.
+    "metadata.store": "storeId",  # our store's id (else the account's Klearly store id)
+    "metadata.pos_payment": "posPaymentId",  # our payment's UUID (else our order id)
+    "metadata.pos_merchant": "posMerchantId",  # our merchant's id
+    "metadata.pos_order": "posOrderId",  # our order id (the reference), echoed in webhooks
     "payment.id": "id",
     "payment.status": "status",
     "payment.device": "deviceId",
@@ -162,6 +166,8 @@ STATUS_WORDS = (PENDING, SUCCEEDED, FAILED, CANCELLED, ABORTED, EXPIRED)
 
 BRANDS = {"Visa": "visa", "MasterCard": "mastercard", "Discover": "discover"}
 DECLINED_MESSAGE = "Declined by the card issuer"
+# Assumed like every Klearly rule: metadata values are strings of at most 64 characters.
+METADATA_VALUE_MAX = 64
 
 REFUSALS = {
     services.Refused.DEVICE_OFFLINE: (
@@ -413,10 +419,20 @@ def _validate(body: dict) -> str:
     metadata = body.get(WIRE["request.metadata"], {})
     if not isinstance(metadata, dict):
         return "metadata must be an object."
+    for name, value in metadata.items():
+        if not isinstance(value, str) or len(value) > METADATA_VALUE_MAX:
+            return f"metadata.{name} must be a string of at most {METADATA_VALUE_MAX} characters."
     description = body.get(WIRE["request.description"])
     if description is not None and not isinstance(description, str):
         return "description must be a string."
     return ""
+
+
+def _order_ref(metadata: dict) -> str:
+    """The POS's order id: `posOrderId`, else `posPaymentId` (a POS may send only that)."""
+    return str(
+        metadata.get(WIRE["metadata.pos_order"]) or metadata.get(WIRE["metadata.pos_payment"]) or ""
+    )[:64]
 
 
 @klearly_api
@@ -467,9 +483,7 @@ def payments(request, account):
             amount_minor=body[WIRE["request.amount"]],
             currency=body[WIRE["request.currency"]],
             timeout_s=int(conf.setting("SANDBOX_KLEARLY_TIMEOUT_S")),
-            order_ref=str(
-                body.get(WIRE["request.metadata"], {}).get(WIRE["metadata.pos_payment"]) or ""
-            )[:64],
+            order_ref=_order_ref(body.get(WIRE["request.metadata"], {})),
             description=body.get(WIRE["request.description"]) or "",
             request=body,
             when_offline="refuse",

@@ -31,6 +31,8 @@ USAePay documents none of these; the sandbox chooses, and the dashboard's adapte
   newest first, in the standard list shape `{type: "list", limit, offset, data, total}`; each
   entry is the request object plus `orderid` and `devicekey`. The dashboard uses it to find a
   request whose start answer was lost instead of starting a second charge.
+* **`custom_fields`** on a payrequest: an object of numbered text fields (`{"1": "…"}`, numbers
+  1 to 20); anything else is refused as invalid data. Kept with the request as received.
 * **Bad credentials** (HTTP 401, codes from USAePay's error catalogue): a missing or unknown API
   key -> `{"error": "Specified source key not found.", "errorcode": 23}`; a key without a PIN hash
   -> 20007 "A pin is required to use this source key."; a hash that does not match the PIN ->
@@ -384,6 +386,17 @@ def _transaction_object(payment: SandboxPayment, *, full: bool = False) -> dict:
     return body
 
 
+def _custom_fields_valid(fields) -> bool:
+    """`custom_fields` is an object of numbered text fields (`{"1": "…"}`), or absent. USAePay
+    documents no count or length; the sandbox takes numbers 1 to 20 (OUR ASSUMPTION)."""
+    if fields is None:
+        return True
+    return isinstance(fields, dict) and all(
+        isinstance(key, str) and key.isdigit() and 1 <= int(key) <= 20 and isinstance(value, str)
+        for key, value in fields.items()
+    )
+
+
 def _find_request(account, key: str) -> SandboxPayment | None:
     return (
         SandboxPayment.objects.for_account(account)
@@ -422,6 +435,8 @@ def payrequests(request, account):
     command = str(body["command"]).strip().lower()
     if command not in COMMANDS:
         return _error(UNSUPPORTED_COMMAND, command=command)
+    if not _custom_fields_valid(body.get("custom_fields")):
+        return _error(INVALID_DATA)
     currency = _currency(account)
     try:
         amount_minor = amounts.to_minor(body["amount"], currency)
