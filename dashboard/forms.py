@@ -20,8 +20,18 @@ _TIME_ZONES = [
 ]
 
 
+PASSWORD_MAX_LENGTH = 4096  # a cap on what is hashed per attempt; no one types more
+
+
 class LoginForm(AuthenticationForm):
     """The login form; the email is matched in any case (and so counted by the lockout)."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
     def clean_username(self):
         # AuthenticationForm sets the field's max_length without its validator; the lockout keeps
