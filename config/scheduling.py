@@ -6,8 +6,9 @@ transaction has committed. When the broker cannot be reached, the send is given 
 try and logged as one line instead of failing the request: the row that describes the work (a
 `SyncRun` queued, a `Payment` created) is committed already, and the periodic jobs send it once the
 broker is back (`terminals_sync_due` requeues lost runs; the payments sweeper starts created payments
-and re-tracks pending ones). A request that could not send something is noted here, and
-`QueuedWorkMiddleware` tells the person, unless the view said it in its own words (`take_unsent`).
+and re-tracks pending ones). A request that could not send something is noted here (the names are
+also `request.unsent_tasks`), and `QueuedWorkMiddleware` tells the person, unless the view said it
+in its own words and emptied `request.unsent_tasks`.
 """
 
 from __future__ import annotations
@@ -40,14 +41,6 @@ _unsent: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 def unsent() -> list[str]:
     """The tasks the current request could not send to the broker (so far)."""
     return list(_unsent.get() or [])
-
-
-def take_unsent() -> list[str]:
-    """`unsent()`, and forget them: the caller tells the person itself."""
-    names = unsent()
-    if _unsent.get() is not None:
-        _unsent.set([])
-    return names
 
 
 def send(task, args=None, kwargs=None, **options) -> bool:
@@ -89,7 +82,8 @@ class QueuedWorkMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = _unsent.set([])
+        request.unsent_tasks = []
+        token = _unsent.set(request.unsent_tasks)
         try:
             response = self.get_response(request)
             if unsent() and hasattr(request, "_messages"):

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from config import scheduling
 from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
 from dashboard.models import Store
@@ -276,7 +275,11 @@ def sync(request):
         if request.htmx:
             runs = list(SyncRun.objects.filter(pk__in=ids).select_related("account__merchant"))
             context = _sync_context(runs, ids)
-            context["queued_note"] = bool(scheduling.take_unsent())  # the broker is down
+            # The broker was down (config.scheduling.QueuedWorkMiddleware lists what it could not
+            # send): said here, in the progress, and so not again as a message.
+            unsent = getattr(request, "unsent_tasks", [])
+            context["queued_note"] = bool(unsent)
+            unsent.clear()
             return render(request, "terminals/sync.html#progress", context)
         return redirect(reverse("terminals:sync") + "?" + urlencode([("run", i) for i in ids]))
     if request.method != "GET":

@@ -146,3 +146,4 @@ def test_a_user_without_a_membership_sees_the_home_page(client, db):
     client.force_login(UserFactory(email="nobody@example.test"))
     response = client.get("/")
     assert response.status_code == 200
+    assert "belongs to no organisation yet" in response.content.decode()
