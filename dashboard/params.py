@@ -53,12 +53,10 @@ def get_id(data, name: str) -> int | None:
 
 
 def get_ids(data, name: str, *, limit: int) -> list[int]:
-    """Every id given as `name` (at most `limit` of them); BadParameter for one that is no id."""
-    values = data.getlist(name)
-    if len(values) > limit:
-        raise BadParameter(name, f"may be given at most {limit} times")
+    """The ids given as `name`, the first `limit` of them (a page never sends more; the rest are
+    ignored); BadParameter for one that is no id."""
     numbers = []
-    for value in values:
+    for value in data.getlist(name)[:limit]:
         number = parse_id(value)
         if number is None:
             raise BadParameter(name, "must be the numbers of items the page lists")
