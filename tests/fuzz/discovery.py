@@ -114,7 +114,7 @@ def form_names(form_class) -> set[str]:
     return names
 
 
-def _names_in(tree: ast.AST, namespace: dict) -> set[str]:
+def names_in(tree: ast.AST, namespace: dict) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -156,7 +156,7 @@ def page_parameters(url: Url) -> tuple[str, ...]:
         return tuple(sorted(names))
     function = inspect.unwrap(callback)
     tree, namespace = _function_tree(function)
-    names |= _names_in(tree, namespace)
+    names |= names_in(tree, namespace)
     # The module-level helpers the view calls with the request (`_next_url(request, …)`).
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -166,7 +166,7 @@ def page_parameters(url: Url) -> tuple[str, ...]:
                 and helper.__module__ == function.__module__
                 and any(isinstance(a, ast.Name) and a.id == "request" for a in node.args)
             ):
-                names |= _names_in(*_function_tree(helper))
+                names |= names_in(*_function_tree(helper))
     return tuple(sorted(names))
 
 

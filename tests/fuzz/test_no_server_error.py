@@ -20,6 +20,9 @@ deeper, `FUZZ_SHRINK=1` shrinks a failure to its smallest example.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import os
 from urllib.parse import urlencode
@@ -69,6 +72,16 @@ def test_the_walk_finds_pages_and_every_emulator():
     assert {"amount", "orderId", "processingTerminalId"} <= set(
         discovery.wire_names("sandbox.payroc")
     )
+
+
+def test_every_parameter_a_view_module_reads_is_driven():
+    """The per-view scan misses nothing a pages' module reads from a request anywhere in it."""
+    read: set[str] = set()
+    for name in {u.module for u in PAGES}:
+        module = importlib.import_module(name)
+        read |= discovery.names_in(ast.parse(inspect.getsource(module)), vars(module))
+    driven = set().union(*(discovery.page_parameters(u) for u in PAGES))
+    assert read and read <= driven, sorted(read - driven)
 
 
 def _path_value(kind: str, world) -> st.SearchStrategy:
