@@ -6,7 +6,6 @@ sent when the view's own transaction commits, inside the request."""
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -17,34 +16,18 @@ from config.scheduling import QUEUED_MESSAGE
 from dashboard.models import Role
 from terminals import services
 from terminals.models import SyncRun, SyncState
+from tests.broker import dead_redis_url, point_broker_at
 
 SYNC_TASK = "terminals.tasks.sync_account"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _point_broker_at(url: str) -> None:
-    """Celery makes its connection pool and producer pool from broker_url once; both are dropped
-    so the next send connects to `url`."""
-    from config.celery import app
-
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def dead_broker():
-    """The broker is a Redis that is down: a loopback port nothing listens on (connection refused).
-    Only the broker: the cache and the test's own Redis queues stay where they are."""
-    from config.celery import app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    original = app.conf.broker_url
-    _point_broker_at(f"redis://127.0.0.1:{port}/0")
+    """The broker is a Redis that is down; the cache and the test's own queues stay where they are."""
+    point_broker_at(dead_redis_url())
     yield
-    _point_broker_at(original)
+    point_broker_at(settings.CELERY_BROKER_URL)
 
 
 def test_sync_now_while_the_broker_is_down_says_the_sync_is_queued(
@@ -83,7 +66,7 @@ def test_a_run_queued_while_the_broker_was_down_is_sent_by_beat_once_it_is_back(
     run = SyncRun.objects.get()
     assert broker.scheduled(SYNC_TASK) == []
 
-    _point_broker_at(settings.CELERY_BROKER_URL)  # Redis is back
+    point_broker_at(settings.CELERY_BROKER_URL)  # Redis is back
     later = timezone.now() + services.SYNC_REQUEUE_AFTER + timedelta(seconds=1)
     services.terminals_sync_due(now=later)
     assert [task.args for task in broker.scheduled(SYNC_TASK)] == [[run.pk]]
