@@ -32,7 +32,7 @@ QUEUED_MESSAGE = (
     "and it will start once the worker can be reached."
 )
 
-# Names of the tasks this request (or this task) could not send; None outside a request.
+# Names of the tasks the current request could not send; None outside a request (a worker, beat).
 _unsent: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "unsent_tasks", default=None
 )
