@@ -4,9 +4,10 @@ from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# DjangoTask gives every task delay_on_commit/apply_async_on_commit: services schedule work only
-# once the transaction that made it due has committed.
-app = Celery("config", task_cls="celery.contrib.django.task:DjangoTask")
+# Every task has delay_on_commit/apply_async_on_commit (Celery's DjangoTask): services schedule work
+# only once the transaction that made it due has committed; a broker that cannot be reached then
+# leaves the work queued for the periodic jobs instead of failing the request (config/scheduling.py).
+app = Celery("config", task_cls="config.scheduling:QueuedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -4,7 +4,7 @@ import iso4217
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from dashboard.models import Merchant, Reseller, Store, normalise_email
+from dashboard.models import Merchant, Reseller, Store, User, normalise_email
 from dashboard.names import clash_message, clean_display_name, name_clash
 from dashboard.services import store_merchant_change_refusal
 
@@ -20,11 +20,29 @@ _TIME_ZONES = [
 ]
 
 
+PASSWORD_MAX_LENGTH = 4096  # a cap on what is hashed per attempt; no one types more
+
+
 class LoginForm(AuthenticationForm):
     """The login form; the email is matched in any case (and so counted by the lockout)."""
 
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
     def clean_username(self):
-        return normalise_email(self.cleaned_data.get("username"))
+        # AuthenticationForm sets the field's max_length without its validator; the lockout keeps
+        # usernames in a 255-character column, so a longer one never reaches authenticate().
+        username = normalise_email(self.cleaned_data.get("username"))
+        limit = User._meta.get_field("email").max_length
+        if len(username) > limit:
+            raise forms.ValidationError(
+                f"An email address has at most {limit} characters.", code="max_length"
+            )
+        return username
 
 
 def axes_username(request, credentials) -> str:

@@ -9,8 +9,10 @@ from dashboard import services
 from dashboard.access import SESSION_ENDED, SESSION_ENDED_MESSAGE, access, public, scoped
 from dashboard.forms import LoginForm, MerchantForm, ResellerForm, StoreForm
 from dashboard.models import Merchant, Reseller, Store
+from dashboard.params import BadParameter, get_id, get_text
 
 PAGE_SIZE = 25
+SEARCH_MAX_LENGTH = 100
 
 
 def _page(request, queryset):
@@ -27,6 +29,12 @@ def _saved(form, save):
     except ValidationError as refused:
         form.add_error(None, refused)
         return None
+
+
+def bad_request(request, exception):
+    """The 400 page (`handler400`): says which parameter was wrong and why (`dashboard.params`)."""
+    reason = str(exception) if isinstance(exception, BadParameter) else ""
+    return render(request, "400.html", {"reason": reason}, status=400)
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def merchant_list(request):
         .annotate(store_count=Count("stores"))
         .order_by("name")
     )
-    query = request.GET.get("q", "").strip()
+    query = get_text(request.GET, "q", max_length=SEARCH_MAX_LENGTH)
     if query:
         merchants = merchants.filter(name__icontains=query)
     return render(
@@ -170,8 +178,8 @@ def merchant_edit(request, merchant):
 @access("dashboard.manage_stores")
 def store_list(request):
     stores = Store.objects.for_user(request.user).select_related("merchant")
-    merchant_id = request.GET.get("merchant", "")
-    if merchant_id.isdigit():
+    merchant_id = get_id(request.GET, "merchant")
+    if merchant_id is not None:
         stores = stores.filter(merchant_id=merchant_id)
     return render(request, "dashboard/store_list.html", {"page": _page(request, stores)})
 
@@ -180,8 +188,8 @@ def store_list(request):
 def store_create(request):
     merchants = Merchant.objects.for_user(request.user)
     initial = {}
-    if request.GET.get("merchant", "").isdigit():
-        initial["merchant"] = merchants.filter(pk=request.GET["merchant"]).first()
+    if (merchant_id := get_id(request.GET, "merchant")) is not None:
+        initial["merchant"] = merchants.filter(pk=merchant_id).first()
     form = StoreForm(request.POST or None, merchants=merchants, initial=initial)
     if request.method == "POST" and (store := _saved(form, services.store_save)):
         messages.success(request, f"Store “{store.name}” created.")

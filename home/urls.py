@@ -6,6 +6,9 @@ from django.urls import include, path
 from dashboard.admin_site import site as admin_site
 from home import views
 
+# A parameter that is not what the page offers (dashboard.params.BadParameter): 400 with the reason.
+handler400 = "dashboard.views.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -60,7 +60,7 @@ def home(request):
     membership = membership_of(user)
     counts = {
         "resellers": Reseller.objects.for_user(user).count()
-        if membership.role == Role.PLATFORM_ADMIN
+        if membership is not None and membership.role == Role.PLATFORM_ADMIN
         else None,
         "merchants": Merchant.objects.for_user(user).count(),
         "stores": Store.objects.for_user(user).count(),

@@ -36,6 +36,8 @@ def parse_amount(text: str, currency: str) -> int:
         raise ValueError("Enter the amount as a number, e.g. 12.50.") from None
     if not value.is_finite():
         raise ValueError("Enter the amount as a number, e.g. 12.50.")
+    if value.adjusted() > 15:  # "1e999999": beyond any maximum, and beyond Decimal's exponents
+        raise ValueError("That amount is too large.")
     if value <= 0:
         raise ValueError("The amount must be greater than zero.")
     scaled = value.scaleb(exponent)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import access, scoped
+from dashboard.params import get_id
 from payments import actions, engine
 from payments.forms import ChargeForm, card_brand_display, format_minor
 from payments.models import Payment, PaymentStatus
@@ -53,8 +54,8 @@ def _terminal_problem(terminal) -> str | None:
 @access("payments.take_payment")
 def new(request):
     user = request.user
-    terminal_id = request.POST.get("terminal") or request.GET.get("terminal")
-    if not terminal_id:
+    terminal_id = get_id(request.POST, "terminal") or get_id(request.GET, "terminal")
+    if terminal_id is None:
         groups: dict = {}
         for t in available_terminals(user):
             groups.setdefault(
@@ -66,8 +67,6 @@ def new(request):
         .filter(pk=terminal_id)
         .select_related("merchant", "store")
         .first()
-        if str(terminal_id).isdigit()
-        else None
     )
     if terminal is None:
         raise Http404("No terminal here.")

@@ -8,13 +8,15 @@ from django.views.decorators.http import require_POST
 
 from dashboard.access import public
 from payments.webhooks import MAX_BODY_BYTES, webhook_account, webhook_receive
+from providers.registry import provider_choices
 
 
 @public("providers deliver webhooks; each is checked by its signature over the raw body")
 @csrf_exempt
 @require_POST
 def receive(request, provider: str, account_uuid):
-    account = webhook_account(provider=provider, account_uuid=account_uuid)
+    known = provider in dict(provider_choices())  # a NUL or a stranger never reaches a query
+    account = webhook_account(provider=provider, account_uuid=account_uuid) if known else None
     if account is None:
         raise Http404("No such webhook address.")
     try:

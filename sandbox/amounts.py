@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 import iso4217
 
 _CODE = re.compile(r"^[A-Z]{3}$")
+# An amount of 10**15 units or more fits no provider's field (and, in minor units, no bigint).
+MAX_EXPONENT = 14
 
 # code -> exponent for every ISO 4217 currency that has one (JPY 0, USD 2, BHD 3).
 EXPONENTS: dict[str, int] = {
@@ -42,7 +44,7 @@ def to_minor(value: object, currency: str) -> int:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError("not an amount") from None
-    if not number.is_finite():
+    if not number.is_finite() or number.adjusted() > MAX_EXPONENT:
         raise ValueError("not an amount")
     scaled = number.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():

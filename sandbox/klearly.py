@@ -79,7 +79,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, conf, faults, services, webhooks
+from sandbox import amounts, conf, faults, services, webhooks, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -218,8 +218,8 @@ def _body(request) -> dict | None:
     if not request.body.strip():
         return {}
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        body = wire.parse_json(request.body)
+    except wire.WireValueError:
         return None
     return body if isinstance(body, dict) else None
 
@@ -233,6 +233,8 @@ def merchant_token(request):
     if request.method != "POST":
         return _not_allowed()
     partner_id, partner_secret = _basic(request.headers.get("Authorization", ""))
+    if wire.has_nul(partner_id):
+        partner_id = ""  # no partner id of ours has one
     candidates = (
         SandboxAccount.objects.filter(provider=EmulatorName.KLEARLY, secrets__partner_id=partner_id)
         if partner_id
@@ -282,11 +284,15 @@ def klearly_api(view):
             .select_related("account")
             .filter(token=token.strip())
             .first()
-            if scheme.lower() == "bearer" and token.strip()
+            if scheme.lower() == "bearer" and token.strip() and not wire.has_nul(token)
             else None
         )
         if found is None or found.account.provider != EmulatorName.KLEARLY:
             return _error(401, "unauthorized", "The merchant token is missing, unknown or expired.")
+        if wire.has_nul(kwargs.values()):
+            return _error(404, "not_found", "Not found.")  # no id of ours has one
+        if wire.query_has_nul(request):
+            return _invalid("A parameter carries a NUL character.")
         return view(request, found.account, *args, **kwargs)
 
     return public("Klearly emulator partner API; the merchant token is checked by the view")(

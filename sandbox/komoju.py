@@ -83,7 +83,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, conf, faults, services, webhooks
+from sandbox import amounts, conf, faults, services, webhooks, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     PaymentStatus,
@@ -164,6 +164,10 @@ def komoju_api(view):
             return _error(
                 401, "unauthorized", "Unauthorized request, please make sure your API key is valid."
             )
+        if wire.has_nul(kwargs.values()):
+            return _not_found("Resource")  # no id of ours has one
+        if wire.query_has_nul(request):
+            return _error(400, "bad_request", "A parameter carries a NUL character.")
         return view(request, account, *args, **kwargs)
 
     return public("KOMOJU emulator wire API; the secret key is checked by the view")(
@@ -180,7 +184,7 @@ def _authenticate(header: str) -> SandboxAccount | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     secret_key = decoded.partition(":")[0]
-    if not secret_key:
+    if not secret_key or wire.has_nul(secret_key):
         return None
     return SandboxAccount.objects.filter(
         provider=EmulatorName.KOMOJU, secrets__secret_key=secret_key
@@ -191,8 +195,8 @@ def _body(request) -> dict | None:
     if not request.body.strip():
         return {}
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        body = wire.parse_json(request.body)
+    except wire.WireValueError:
         return None
     return body if isinstance(body, dict) else None
 

@@ -87,7 +87,6 @@ dashboard's adapter (`providers/mobilepay.py`), copied into `ASSUMED` below, and
 
 from __future__ import annotations
 
-import json
 import uuid
 from functools import wraps
 from xml.sax.saxutils import escape
@@ -98,7 +97,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, conf, faults, services
+from sandbox import amounts, conf, faults, services, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -164,6 +163,7 @@ _STATE_BY_LOWER = {state.lower(): state for state in STATES}
 # In-band failures (errors[0]).
 INVALID_CREDENTIALS = "Invalid accessToken or bioCode."
 REQUIRED = "The {name} is required."
+INVALID_CHARACTERS = "A parameter contains an invalid character."
 UNKNOWN_BIO_CODE = "Unknown bioCode {value}."
 TERMINAL_NOT_FOUND = "Terminal {value} not found."
 POS_NOT_FOUND = "PoS {value} not found."
@@ -256,14 +256,17 @@ class Params:
     ASP.NET's model binding."""
 
     def __init__(self, request):
+        """Raises Failure for a parameter with a NUL: no id or credential of ours has one."""
         self.values: dict[str, str] = {}
+        if wire.query_has_nul(request):
+            raise Failure(INVALID_CHARACTERS)
         for name, value in request.GET.items():
             self.values[name.lower()] = value
         if request.method == "POST" and request.body.strip():
             if "json" in request.content_type:
                 try:
-                    body = json.loads(request.body)
-                except ValueError:
+                    body = wire.parse_json(request.body)
+                except wire.WireValueError:
                     body = None
                 if isinstance(body, dict):
                     for name, value in body.items():
@@ -301,8 +304,8 @@ def integra(model: str, *, methods=("GET",), authenticated=True):
                 return _envelope(
                     request, model, errors=[NOT_ALLOWED.format(method=request.method)], status=405
                 )
-            params = Params(request)
             try:
+                params = Params(request)
                 account = _authenticate(params, with_token=authenticated)
                 result = view(request, account, params, *args, **kwargs)
             except Failure as failure:

@@ -73,7 +73,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, conf, faults, services
+from sandbox import amounts, conf, faults, services, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -240,6 +240,8 @@ def authorize(request):
     if request.method != "POST":
         return _problem(NOT_ALLOWED)
     api_key = request.headers.get("x-api-key", "")
+    if wire.has_nul(api_key):
+        return _problem(NOT_AUTHORIZED)  # no key of ours has one
     account = (
         SandboxAccount.objects.filter(
             provider=EmulatorName.PAYROC, secrets__api_key=api_key
@@ -271,11 +273,15 @@ def _bearer(view):
             .select_related("account")
             .filter(token=token.strip())
             .first()
-            if scheme.lower() == "bearer" and token.strip()
+            if scheme.lower() == "bearer" and token.strip() and not wire.has_nul(token)
             else None
         )
         if found is None or found.account.provider != EmulatorName.PAYROC:
             return _problem(NOT_AUTHORIZED)
+        if wire.has_nul(kwargs.values()):
+            return _problem(NOT_FOUND)  # no id of ours has one
+        if wire.query_has_nul(request):
+            return _invalid(("query", "invalid value", "A parameter carries a NUL character"))
         return view(request, found.account, *args, **kwargs)
 
     return wrapped
@@ -291,9 +297,9 @@ def _body(request) -> tuple[dict | None, JsonResponse | None]:
     if "json" not in request.content_type:
         return None, _problem(UNSUPPORTED_MEDIA)
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return None, _invalid(("body", "invalid json", "The request body is not valid JSON"))
+        body = wire.parse_json(request.body)
+    except wire.WireValueError as exc:
+        return None, _invalid(("body", "invalid json", f"The request body is not valid: {exc}"))
     if not isinstance(body, dict):
         return None, _invalid(("body", "invalid type", "The request body must be a JSON object"))
     return body, None
@@ -441,7 +447,7 @@ def devices(request, account):
     errors = []
     try:
         limit = int(query.get("limit", DEVICE_PAGE_DEFAULT))
-        if not 1 <= limit <= DEVICE_PAGE_MAX:
+        if not wire.is_digits(query.get("limit", "1")) or not 1 <= limit <= DEVICE_PAGE_MAX:
             raise ValueError
     except ValueError:
         errors.append(
@@ -454,7 +460,7 @@ def devices(request, account):
             ("before", "invalid combination", "You can't send before and after in the same request")
         )
     for cursor_name, cursor in (("after", after), ("before", before)):
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not wire.is_digits(cursor):
             errors.append((cursor_name, "invalid value", f"Unknown cursor '{cursor[:40]}'"))
     active = query.get("active")
     if active is not None and active not in ("true", "false"):

@@ -80,7 +80,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from functools import wraps
@@ -89,7 +88,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, faults, services, webhooks
+from sandbox import amounts, faults, services, webhooks, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -100,6 +99,7 @@ from sandbox.models import (
 )
 
 DEFAULT_TIMEOUT_S = 180  # documented default of POST /payrequests
+MAX_TIMEOUT_S = 3600  # USAePay documents no maximum; the emulator refuses more than an hour
 PAGE_DEFAULT = 20  # documented default page size
 PAGE_MAX = 1000
 NAME_FILTER = re.compile(r"[^A-Za-z0-9 \-]")
@@ -178,6 +178,10 @@ def usaepay_api(view):
         account, error = _authenticate(request.headers.get("Authorization", ""))
         if error:
             return _error(error)
+        if wire.has_nul(kwargs.values()):
+            return _error(RECORD_NOT_FOUND)  # no key of ours has one
+        if wire.query_has_nul(request):
+            return _error(INVALID_DATA)
         return view(request, account, *args, **kwargs)
 
     return public("USAePay emulator wire API; the API key hash is checked by the view")(
@@ -194,6 +198,8 @@ def _authenticate(header: str) -> tuple[SandboxAccount | None, tuple | None]:
     except (binascii.Error, UnicodeDecodeError):
         return None, UNKNOWN_KEY
     api_key, _, api_hash = decoded.partition(":")
+    if wire.has_nul(api_key):
+        return None, UNKNOWN_KEY  # no key of ours has one
     account = (
         SandboxAccount.objects.filter(
             provider=EmulatorName.USAEPAY, secrets__api_key=api_key
@@ -223,18 +229,17 @@ def _body(request) -> dict | None:
     if not request.body.strip():
         return {}
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        body = wire.parse_json(request.body)
+    except wire.WireValueError:
         return None
     return body if isinstance(body, dict) else None
 
 
 def _page(request) -> tuple[int, int] | None:
-    try:
-        limit = int(request.GET.get("limit", PAGE_DEFAULT))
-        offset = int(request.GET.get("offset", 0))
-    except ValueError:
+    limit, offset = request.GET.get("limit", str(PAGE_DEFAULT)), request.GET.get("offset", "0")
+    if not wire.is_digits(limit) or not wire.is_digits(offset, max_digits=9):
         return None
+    limit, offset = int(limit), int(offset)
     if not 1 <= limit <= PAGE_MAX or offset < 0:
         return None
     return limit, offset
@@ -441,9 +446,9 @@ def payrequests(request, account):
     try:
         amount_minor = amounts.to_minor(body["amount"], currency)
         timeout_s = int(body.get("timeout") or DEFAULT_TIMEOUT_S)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return _error(INVALID_DATA)
-    if amount_minor <= 0 or timeout_s <= 0:
+    if amount_minor <= 0 or not 0 < timeout_s <= MAX_TIMEOUT_S:
         return _error(INVALID_DATA)
     try:
         payment = services.sandbox_payment_start(

@@ -11,9 +11,11 @@ import django_filters
 from django.db.models import Q
 
 from dashboard.models import Merchant, Store
+from dashboard.params import parse_id
 from providers.registry import provider_choices
 from terminals.models import Terminal, TerminalStatus
 
+SEARCH_MAX_LENGTH = 100
 INACTIVE = "inactive"
 NO_STORE = "none"
 STATUS_CHOICES = [*TerminalStatus.choices, (INACTIVE, "inactive (no longer listed)")]
@@ -39,7 +41,7 @@ class FleetOrdering(django_filters.OrderingFilter):
 
 
 class FleetFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = django_filters.CharFilter(method="search", label="Search", max_length=SEARCH_MAX_LENGTH)
     merchant = django_filters.NumberFilter(method="filter_merchant", label="Merchant")
     store = django_filters.ChoiceFilter(method="filter_store", label="Store")
     provider = django_filters.ChoiceFilter(choices=provider_choices, label="Provider")
@@ -65,7 +67,8 @@ class FleetFilter(django_filters.FilterSet):
             stores = stores.filter(merchant_id=merchant)
         elif len(self.merchant_options) > 1:
             # Many merchants: their stores would make a long list; picking a merchant lists its stores.
-            stores = stores.filter(pk=store) if store.isdigit() else None
+            store_id = parse_id(store)
+            stores = stores.filter(pk=store_id) if store_id is not None else None
         self.store_options = list(stores.values_list("pk", "name")) if stores is not None else []
         self.merchant_ids = merchant_ids
         self.filters["store"].extra["choices"] = [(NO_STORE, "No store")] + [
@@ -84,7 +87,7 @@ class FleetFilter(django_filters.FilterSet):
 
     def filter_merchant(self, queryset, name, value):
         # Only the user's merchants are offered; any other id matches nothing (and reveals nothing).
-        if str(int(value)) not in self.merchant_ids:
+        if value != int(value) or str(int(value)) not in self.merchant_ids:
             return queryset.none()
         return queryset.filter(merchant_id=int(value))
 

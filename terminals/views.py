@@ -20,6 +20,7 @@ from credentials.models import ProviderAccount
 from dashboard.access import access, scoped
 from dashboard.csv_export import csv_chunks
 from dashboard.models import Store
+from dashboard.params import get_choice, get_id, get_ids
 from providers.registry import capabilities_for, provider_choices
 from terminals import services
 from terminals.filters import SORTS, STATUS_CHOICES, FleetFilter
@@ -32,8 +33,13 @@ HISTORY_LENGTH = 50
 
 
 def _next_url(request, default: str) -> str:
+    """Where to go back to: a path of this site (the page that sent the form), else `default`."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
+    if (
+        candidate.startswith("/")
+        and candidate.isprintable()
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})
+    ):
         return candidate
     return default
 
@@ -151,7 +157,7 @@ def _csv_response(terminals) -> StreamingHttpResponse:
 @require_GET
 def statuses(request):
     """The status badges of the given terminals as out-of-band swaps (a read, never a provider call)."""
-    ids = [int(value) for value in request.GET.getlist("id")[:200] if value.isdigit()]
+    ids = get_ids(request.GET, "id", limit=200)
     terminals = (
         Terminal.objects.for_user(request.user).filter(pk__in=ids)
         if ids
@@ -167,7 +173,7 @@ def assign(request):
     if request.method != "POST":
         return redirect(fleet_url)
     next_url = _next_url(request, fleet_url)
-    ids = [int(value) for value in request.POST.getlist("terminal") if value.isdigit()]
+    ids = get_ids(request.POST, "terminal", limit=1000)
     terminals = Terminal.objects.for_user(request.user).filter(pk__in=ids)
     selected = list(
         terminals.select_related("merchant", "store").order_by("merchant__name", "name")
@@ -241,11 +247,11 @@ def sync(request):
     runs: the latest syncs the user may see."""
     if request.method == "POST":
         accounts = ProviderAccount.objects.for_user(request.user).active()
-        merchant = request.POST.get("merchant", "")
-        provider = request.POST.get("provider", "")
-        if merchant.isdigit():
-            accounts = accounts.filter(merchant_id=int(merchant))
-        if provider in dict(provider_choices()):
+        merchant = get_id(request.POST, "merchant")
+        provider = get_choice(request.POST, "provider", dict(provider_choices()))
+        if merchant is not None:
+            accounts = accounts.filter(merchant_id=merchant)
+        if provider is not None:
             accounts = accounts.filter(provider=provider)
         runs = services.terminals_sync_request(accounts=list(accounts), user=request.user)
         if not runs:
@@ -254,12 +260,18 @@ def sync(request):
         ids = [r.pk for r in runs]
         if request.htmx:
             runs = list(SyncRun.objects.filter(pk__in=ids).select_related("account__merchant"))
-            return render(request, "terminals/sync.html#progress", _sync_context(runs, ids))
+            context = _sync_context(runs, ids)
+            # The broker was down (config.scheduling.QueuedWorkMiddleware lists what it could not
+            # send): said here, in the progress, and so not again as a message.
+            unsent = getattr(request, "unsent_tasks", [])
+            context["queued_note"] = bool(unsent)
+            unsent.clear()
+            return render(request, "terminals/sync.html#progress", context)
         return redirect(reverse("terminals:sync") + "?" + urlencode([("run", i) for i in ids]))
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])
 
-    ids = [int(value) for value in request.GET.getlist("run")[:500] if value.isdigit()]
+    ids = get_ids(request.GET, "run", limit=500)
     runs = SyncRun.objects.for_user(request.user).select_related("account__merchant")
     runs = list(runs.filter(pk__in=ids) if ids else runs[:25])
     context = _sync_context(runs, ids)

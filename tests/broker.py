@@ -47,3 +47,23 @@ class Broker:
                     )
                 )
         return [item for item in found if task is None or item.task == task]
+
+
+def point_broker_at(url: str) -> None:
+    """Send Celery's messages to `url` from now on. Celery makes its connection pool and producer
+    pool from broker_url once; both are dropped so the next send connects to `url`."""
+    from config.celery import app
+
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def dead_redis_url() -> str:
+    """A Redis that is down: a loopback port nothing listens on (every connection is refused)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"

@@ -24,6 +24,9 @@ SCHEDULING_CALLS = {
 # Service modules: the only ones that schedule work, and what tasks call (payments splits its
 # services by concern: payments/engine.py starts and follows payments, payments/actions.py acts on them).
 SERVICE_MODULES = {"services", "engine", "actions"}
+# The app's task class: how a service's apply_async_on_commit reaches the broker (and what happens
+# when it cannot), not a place that decides to schedule anything.
+TASK_CLASS_MODULE = ROOT / "config" / "scheduling.py"
 
 
 def modules():
@@ -78,11 +81,24 @@ def test_each_task_is_one_call_to_a_service_and_schedules_nothing(path):
 
 @pytest.mark.parametrize(
     "path",
-    [path for path in modules() if path.stem not in SERVICE_MODULES],
+    [path for path in modules() if path.stem not in SERVICE_MODULES and path != TASK_CLASS_MODULE],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_only_services_schedule_work(path):
     assert not called_names(tree(path)) & SCHEDULING_CALLS
+
+
+def test_every_task_sends_through_the_task_class_that_survives_a_broker_outage():
+    from config.celery import app
+    from config.scheduling import QueuedTask
+    from terminals.tasks import sync_account
+
+    assert isinstance(sync_account, QueuedTask)
+    assert all(
+        isinstance(task, QueuedTask)
+        for name, task in app.tasks.items()
+        if name.startswith(tuple(f"{app_name}." for app_name in APPS))
+    )
 
 
 @pytest.mark.parametrize("path", list(modules()), ids=lambda p: str(p.relative_to(ROOT)))
