@@ -462,25 +462,28 @@ def payment_refund(*, sale: Payment, user, amount_minor: int, reason: str = "") 
     return refund
 
 
+def refund_request(refund: Payment) -> RefundRequest:
+    """What the provider is sent for a referenced refund: the same on every send (its key too)."""
+    sale = refund.parent
+    return RefundRequest(
+        original_transaction_ref=sale.transaction_ref or sale.provider_ref,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        idempotency_key=str(refund.idempotency_key),
+        reference=refund.reference,
+        description=refund.note,
+    )
+
+
 def payment_refund_execute(*, refund_id: int) -> bool:
     """The worker half of a referenced refund: one provider call, one transition."""
     refund = Payment.objects.select_related("account", "parent").get(pk=refund_id)
     if refund.status != S.CREATED:
         return False
-    sale = refund.parent
     provider = _provider(refund)
     try:
         _spend_budget(refund)
-        result = provider.refund(
-            RefundRequest(
-                original_transaction_ref=sale.transaction_ref or sale.provider_ref,
-                amount_minor=refund.amount_minor,
-                currency=refund.currency,
-                idempotency_key=str(refund.idempotency_key),
-                reference=refund.reference,
-                description=refund.note,
-            )
-        )
+        result = provider.refund(refund_request(refund))
     except OutcomeUnknown as exc:
         payment_transition(
             payment_id=refund.pk,

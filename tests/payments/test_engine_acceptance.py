@@ -66,10 +66,10 @@ def running_worker(concurrency: int = 4):
 
 
 def emulated(desk: Desk, payment: Payment) -> SandboxPayment:
-    return SandboxPayment.objects.get(
-        device__account=desk.env.sandbox_account,
-        order_ref=payment.reference,
-        kind=payment.kind,
+    """The emulator's sale or authorisation for `payment` (a referenced refund may carry the same
+    order id; a MobilePay sale is a reservation, kind auth, at the emulator)."""
+    return SandboxPayment.objects.exclude(kind="refund").get(
+        device__account=desk.env.sandbox_account, order_ref=payment.reference
     )
 
 
