@@ -158,14 +158,14 @@ def payment_abort_execute(*, payment_id: int) -> AbortResult:
     kind = PaymentKind(payment.kind)
     try:
         _spend_budget(payment)
-        provider.abort_payment(payment.provider_ref, kind=kind)
+        note = provider.abort_payment(payment.provider_ref, kind=kind)
     except NotAbortable as exc:
         return _abort_too_late(payment, provider, kind, str(exc))
     except (OutcomeUnknown, ProviderError) as exc:
         return _abort_unreachable(payment, str(exc))
     finally:
         provider.close()
-    message = "Aborted."
+    message = (note or "Aborted.")[:300]
     payment_transition(
         payment_id=payment.pk,
         to=S.CANCELED,
@@ -220,12 +220,17 @@ def _abort_too_late(payment: Payment, provider, kind, detail: str) -> AbortResul
             auth_code=result.auth_code or "",
         )
         return AbortResult(AbortOutcome.TOO_LATE, message, offer_refund=True)
-    message = f"The provider refused the abort ({detail}); the payment is {result.state}."
+    # Refused, yet not approved: not too late, the abort did not stop it. The provider's words
+    # say why (KOMOJU: a session never pushed to the terminal it would not cancel).
+    message = f"The abort was refused: {detail} The payment is {result.state}; we keep watching it."
+    Payment.objects.filter(pk=payment.pk, status__in=[S.PENDING, S.UNKNOWN]).update(
+        message=message[:300]
+    )
     payment_note(
         payment_id=payment.pk, action="abort_refused", source=EventSource.WORKER, detail=message
     )
     _track_soon(payment.pk, "abort")
-    return AbortResult(AbortOutcome.TOO_LATE, message, offer_refund=False)
+    return AbortResult(AbortOutcome.UNREACHABLE, message, offer_refund=False)
 
 
 def _abort_unreachable(payment: Payment, detail: str) -> AbortResult:
