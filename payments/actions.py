@@ -166,14 +166,14 @@ def payment_abort_execute(*, payment_id: int) -> AbortResult:
     kind = PaymentKind(payment.kind)
     try:
         _spend_budget(payment)
-        provider.abort_payment(payment.provider_ref, kind=kind)
+        note = provider.abort_payment(payment.provider_ref, kind=kind)
     except NotAbortable as exc:
         return _abort_too_late(payment, provider, kind, str(exc))
     except (OutcomeUnknown, ProviderError) as exc:
         return _abort_unreachable(payment, str(exc))
     finally:
         provider.close()
-    message = "Aborted."
+    message = (note or "Aborted.")[:300]
     payment_transition(
         payment_id=payment.pk,
         to=S.CANCELED,
@@ -228,12 +228,17 @@ def _abort_too_late(payment: Payment, provider, kind, detail: str) -> AbortResul
             auth_code=result.auth_code or "",
         )
         return AbortResult(AbortOutcome.TOO_LATE, message, offer_refund=True)
-    message = f"The provider refused the abort ({detail}); the payment is {result.state}."
+    # Refused, yet not approved: not too late, the abort did not stop it. The provider's words
+    # say why (KOMOJU: a session never pushed to the terminal it would not cancel).
+    message = f"The abort was refused: {detail} The payment is {result.state}; we keep watching it."
+    Payment.objects.filter(pk=payment.pk, status__in=[S.PENDING, S.UNKNOWN]).update(
+        message=message[:300]
+    )
     payment_note(
         payment_id=payment.pk, action="abort_refused", source=EventSource.WORKER, detail=message
     )
     _track_soon(payment.pk, "abort")
-    return AbortResult(AbortOutcome.TOO_LATE, message, offer_refund=False)
+    return AbortResult(AbortOutcome.UNREACHABLE, message, offer_refund=False)
 
 
 def _abort_unreachable(payment: Payment, detail: str) -> AbortResult:
@@ -470,26 +475,29 @@ def payment_refund(*, sale: Payment, user, amount_minor: int, reason: str = "") 
     return refund
 
 
+def refund_request(refund: Payment) -> RefundRequest:
+    """What the provider is sent for a referenced refund: the same on every send (its key too)."""
+    sale = refund.parent
+    return RefundRequest(
+        original_transaction_ref=sale.transaction_ref or sale.provider_ref,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        idempotency_key=str(refund.idempotency_key),
+        reference=refund.reference,
+        description=refund.note,
+        metadata=payment_metadata(refund),
+    )
+
+
 def payment_refund_execute(*, refund_id: int) -> bool:
     """The worker half of a referenced refund: one provider call, one transition."""
     refund = Payment.objects.select_related("account", "parent").get(pk=refund_id)
     if refund.status != S.CREATED:
         return False
-    sale = refund.parent
     provider = _provider(refund)
     try:
         _spend_budget(refund)
-        result = provider.refund(
-            RefundRequest(
-                original_transaction_ref=sale.transaction_ref or sale.provider_ref,
-                amount_minor=refund.amount_minor,
-                currency=refund.currency,
-                idempotency_key=str(refund.idempotency_key),
-                reference=refund.reference,
-                description=refund.note,
-                metadata=payment_metadata(refund),
-            )
-        )
+        result = provider.refund(refund_request(refund))
     except OutcomeUnknown as exc:
         payment_transition(
             payment_id=refund.pk,

@@ -624,10 +624,11 @@ def payments_reconcile(*, now: datetime | None = None) -> int:
 
 def payment_reconcile(*, payment_id: int) -> Payment | None:
     """Ask the provider about one `unknown` payment: by its reference when we have one, else by our
-    order id (a look, never a start). A final word settles it; after `PAYMENTS_ATTENTION_AFTER_S`
+    order id (a look, never a start); a referenced refund whose answer was lost is sent again with
+    its idempotency key where the provider has one (it replays). A final word settles it; after `PAYMENTS_ATTENTION_AFTER_S`
     without one it is flagged `needs_attention` with the steps to settle it by hand."""
     payment = (
-        Payment.objects.select_related("account", "terminal")
+        Payment.objects.select_related("account", "terminal", "parent")
         .filter(pk=payment_id, status=S.UNKNOWN)
         .first()
     )
@@ -638,6 +639,15 @@ def payment_reconcile(*, payment_id: int) -> Payment | None:
         with _adapter(payment) as adapter:
             if payment.provider_ref:
                 result = adapter.get_payment(payment.provider_ref, kind=ProviderKind(payment.kind))
+            elif payment.kind == PaymentKind.REFUND and payment.parent_id:
+                if adapter.capabilities.has_idempotency_key:
+                    # A referenced refund whose answer was lost: the same refund with the same key,
+                    # which the provider replays (or makes once, if the first never arrived).
+                    from payments.actions import refund_request
+
+                    result = adapter.refund(refund_request(payment))
+                # Without a key there is no look-up of a refund by our reference: it stays
+                # unknown (counted as running, so never refunded twice) until a person settles it.
             elif payment.terminal_id and not adapter.capabilities.has_idempotency_key:
                 # A look by our order id. With an idempotency key the adapters "look" by sending
                 # the start again with the key: the reconciler never sends a start.

@@ -535,11 +535,13 @@ class ProviderAdapter(ABC):
         """
 
     @abstractmethod
-    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> str | None:
         """Cancel the payment on the terminal while it is still in progress.
 
         Returns once the provider accepted the abort (follow with ``get_payment`` to
-        see ``canceled``). Raises NotAbortable when the provider refuses because the
+        see ``canceled``): None, or a sentence for the merchant when the abort did
+        something else than stop it on the terminal (KOMOJU: a session that was never
+        pushed to the terminal is cancelled at KOMOJU, so it can never be paid). Raises NotAbortable when the provider refuses because the
         payment already finished: the caller must then read its final state and
         refund if it was approved. Raises OutcomeUnknown when the exchange broke after
         sending (the abort may or may not have reached the terminal): read the state

@@ -237,7 +237,7 @@ class KomojuProvider(ProviderAdapter):
         session = self._get_session(provider_ref)
         return self._session_result(session, kind=PaymentKind(kind))
 
-    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> None:
+    def abort_payment(self, provider_ref: str, *, kind: PaymentKind) -> str | None:
         """Cancel a pushed session on its terminal, or void an authorised, uncaptured payment.
 
         A pending session that is not on the terminal (it was never pushed: its push was
@@ -289,6 +289,7 @@ class KomojuProvider(ProviderAdapter):
             terminal_id,
         )
         self._cancel_unpushed(provider_ref)
+        return NEVER_PUSHED
 
     def _cancel_unpushed(self, session_id: str) -> None:
         """Cancel a session that is not on any terminal, so that it can never be paid."""
@@ -668,6 +669,12 @@ def _terminal_info(terminal: dict[str, Any], ref: str) -> TerminalInfo:
         status_text=("enabled" if enabled else "disabled") if isinstance(enabled, bool) else "",
         raw=terminal,
     )
+
+
+NEVER_PUSHED = (
+    "Aborted: the payment never reached the terminal, and KOMOJU cancelled it, so it can never be "
+    "paid. Nothing was charged."
+)
 
 
 def _already_completed() -> NotAbortable:

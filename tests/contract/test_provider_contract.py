@@ -309,3 +309,19 @@ def test_a_lost_start_response_never_makes_a_second_charge_in_100_runs(env):
         assert env.starts(reference) == 1
         assert env.charges(reference) == 1
     assert env.charges() == LOST_RESPONSE_RUNS
+
+
+@for_providers_where(lambda adapter: adapter.capabilities.needs_capture)
+def test_an_authorisation_nobody_captured_is_voided_by_abort_payment(env):
+    started = start_exactly_once(
+        env.adapter, env.start_request(APPROVE_AMOUNT, kind=PaymentKind.AUTH)
+    )
+    authorised = follow_to_final(env.adapter, started, kind=PaymentKind.AUTH, timeout_s=30)
+    assert authorised.state == PaymentState.AUTHORIZED
+
+    env.adapter.abort_payment(started.provider_ref, kind=PaymentKind.AUTH)
+
+    voided = env.adapter.get_payment(started.provider_ref, kind=PaymentKind.AUTH)
+    assert voided.state == PaymentState.CANCELED
+    assert env.charges() == 0  # nothing held on the card any more
+    assert SandboxPayment.objects.filter(device=env.device, status="canceled").count() == 1

@@ -66,10 +66,10 @@ def running_worker(concurrency: int = 4):
 
 
 def emulated(desk: Desk, payment: Payment) -> SandboxPayment:
-    return SandboxPayment.objects.get(
-        device__account=desk.env.sandbox_account,
-        order_ref=payment.reference,
-        kind=payment.kind,
+    """The emulator's sale or authorisation for `payment` (a referenced refund may carry the same
+    order id; a MobilePay sale is a reservation, kind auth, at the emulator)."""
+    return SandboxPayment.objects.exclude(kind="refund").get(
+        device__account=desk.env.sandbox_account, order_ref=payment.reference
     )
 
 
@@ -268,6 +268,35 @@ def test_an_abort_while_the_start_is_still_on_the_wire_waits_for_it_then_cancels
     assert desk.starts(payment) == 1
     assert desk.charges(payment) == 0
     assert not payment.events.filter(to_status="failed").exists()
+
+
+@pytest.mark.parametrize("desk", ["komoju"], indirect=True)
+def test_aborting_a_komoju_session_never_pushed_to_the_terminal_says_so(desk, broker):
+    from credentials.services import provider_for
+    from payments.engine import start_request
+    from payments.state import payment_transition
+    from providers.base import PaymentKind, PaymentState
+
+    payment = desk.take(0)
+    with provider_for(desk.account) as adapter:
+        # The session exists at KOMOJU, payable, but its push never reached the terminal.
+        session = adapter._create_session(start_request(payment))
+    assert payment_transition(
+        payment_id=payment.pk, to=PaymentStatus.PENDING, source="worker", provider_ref=session["id"]
+    )
+
+    result = actions.payment_abort_execute(payment_id=payment.pk)
+
+    assert result.outcome == actions.AbortOutcome.ABORTED
+    assert "never reached the terminal" in result.message
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELED
+    assert payment.message == result.message
+    assert "probably" not in payment.message
+    with provider_for(desk.account) as adapter:
+        assert adapter.get_payment(session["id"], kind=PaymentKind.SALE).state == (
+            PaymentState.CANCELED
+        )
 
 
 @pytest.mark.parametrize("desk", TOO_LATE, indirect=True)

@@ -1,7 +1,8 @@
-"""Abort, capture and refund calls whose answer is lost on the wire (the sandbox's "lose the next
+"""Capture and refund calls whose answer is lost on the wire (the sandbox's "lose the next
 response" switch: the provider did the work, our client got a broken answer), with a real Celery
 worker and the reconciler running as beat runs it: each ends in the provider's true state, and no
-money moves twice (one capture, one refund at the emulator)."""
+money moves twice (one capture, one refund at the emulator). The switch loses no abort answers;
+an abort that cannot reach the terminal is in test_actions_refund.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from payments import actions
 from payments.models import PaymentStatus
 from payments.services import InvalidPayment
 from providers.registry import capabilities_for
-from sandbox.models import CanceledBy, SandboxDevice, SandboxPayment
 from sandbox.models import PaymentStatus as EmulatedStatus
+from sandbox.models import SandboxDevice, SandboxPayment
 from sandbox.services import device_set_switches
 from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
@@ -124,6 +125,12 @@ def referenced_sale(desk: Desk):
     return sale
 
 
+# A referenced refund whose answer was lost is sent again with its key where the provider has
+# one; without a key nothing can look a refund up by our reference.
+KEYED = [p for p in PROVIDERS if capabilities_for(p).has_idempotency_key]
+
+
+@pytest.mark.parametrize("desk", KEYED, indirect=True)
 def test_a_refund_whose_answer_is_lost_is_refunded_once(desk, worker):
     manager = desk.tenant.users[Role.MERCHANT_MANAGER]
     sale = referenced_sale(desk)
@@ -139,18 +146,31 @@ def test_a_refund_whose_answer_is_lost_is_refunded_once(desk, worker):
     assert refunds.count() == 1
     assert refunds.get().status == EmulatedStatus.APPROVED
     assert state_changes(refund).count("approved") == 1
+    assert refund.events.filter(to_status="unknown").exists()
 
 
-def test_an_abort_whose_answer_is_lost_ends_canceled(desk, worker):
-    payment = desk.take(0)
-    settled(payment, PaymentStatus.PENDING)
+@pytest.mark.parametrize("desk", [p for p in PROVIDERS if p not in KEYED], indirect=True)
+def test_a_refund_whose_answer_is_lost_without_a_key_stays_unknown_and_is_never_sent_again(
+    desk, worker, settings
+):
+    settings.PAYMENTS_ATTENTION_AFTER_S = 0
+    manager = desk.tenant.users[Role.MERCHANT_MANAGER]
+    sale = referenced_sale(desk)
     device_set_switches(device=desk.device, lose_next_response=True)
 
-    actions.payment_abort(payment=payment, user=desk.tenant.users[Role.CASHIER])
+    refund = actions.payment_refund(sale=sale, user=manager, amount_minor=sale.amount_minor)
 
-    settled_with_beat(payment, PaymentStatus.CANCELED)
+    beat = Beat()
+
+    def flagged():
+        beat.tick()
+        refund.refresh_from_db()
+        return refund.needs_attention
+
+    wait_until(flagged, timeout=60, interval=0.2)
     assert lost(desk)
-    at_terminal = emulated(desk, payment)
-    assert at_terminal.status == EmulatedStatus.CANCELED
-    assert at_terminal.canceled_by == CanceledBy.MERCHANT
-    assert desk.charges(payment) == 0
+    assert refund.status == PaymentStatus.UNKNOWN
+    assert SandboxPayment.objects.filter(original=emulated(desk, sale), kind="refund").count() == 1
+    # It still counts against the sale: no second refund can be asked for meanwhile.
+    with pytest.raises(InvalidPayment, match="Nothing is left to refund"):
+        actions.payment_refund(sale=sale, user=manager, amount_minor=1)
