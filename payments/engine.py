@@ -7,8 +7,6 @@ Service functions (tasks in payments/tasks.py call exactly one of them):
 * `payment_track(payment_id=…, owner=…)`: one tracker step (a long-poll for Payroc, one status read
   for the others) under the payment's lease; it schedules the next step itself, a short task each.
 * `payment_track_soon(payment_id=…, reason=…)`: an immediate read (a webhook or an action asks).
-* `payment_follow(payment_id=…)`: a tracker for a payment an action left pending (a refund on a
-  terminal).
 * `payment_look_for_start(payment_id=…, look_until=…)`: one look for a start that may be in flight.
 * `payments_sweep()`: restarts tracking for open payments whose lease expired (a worker died).
 * `payments_reconcile()` / `payment_reconcile(payment_id=…)`: asks the provider about `unknown`
@@ -35,8 +33,8 @@ from credentials.budget import budget_take, tracking_limit
 from credentials.services import provider_for
 from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
 from payments.state import payment_note, payment_transition
-from providers.base import TRACKING_GRACE, PaymentResult, PaymentState, StartRequest
 from providers.base import PaymentKind as ProviderKind
+from providers.base import PaymentResult, PaymentState, StartRequest
 from providers.errors import OutcomeUnknown, ProviderError, RateLimited, StartInFlight
 from providers.recovery import look_for_start, nothing_ran, start_exactly_once
 from providers.registry import capabilities_for
@@ -493,29 +491,6 @@ def _deadline_passed(payment: Payment) -> None:
         lease_owner="",
         lease_until=None,
     )
-
-
-def payment_follow(*, payment_id: int) -> bool:
-    """Give a payment an action left `pending` (a referenced refund the provider runs on the
-    terminal, Klearly) a tracker and a deadline, as a start does. False when it is not pending or
-    a tracker already holds it."""
-    now = timezone.now()
-    caps = capabilities_for(Payment.objects.values_list("provider", flat=True).get(pk=payment_id))
-    timeout = _timeout_s(None) or caps.default_timeout_s
-    owner = f"track:{uuid.uuid4().hex[:12]}"
-    claimed = (
-        Payment.objects.filter(pk=payment_id, status=S.PENDING)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=_lease_s()),
-            started_at=now,
-            deadline_at=now + timedelta(seconds=timeout) + TRACKING_GRACE,
-        )
-    )
-    if claimed:
-        _schedule("track_payment", payment_id=payment_id, owner=owner)
-    return bool(claimed)
 
 
 def payment_track_soon(*, payment_id: int, reason: str = "") -> None:
