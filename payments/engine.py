@@ -229,6 +229,7 @@ def payment_start_execute(*, payment_id: int) -> Payment | None:
     payment = Payment.objects.select_related("account", "terminal").get(pk=payment_id)
     req = start_request(payment)
     adapter = _adapter(payment)
+    _count_start(payment)
     try:
         with adapter:
             result = start_exactly_once(adapter, req)
@@ -281,6 +282,27 @@ def payment_start_execute(*, payment_id: int) -> Payment | None:
         return _reload(payment_id)
     _accepted(payment, result, deadline=deadline, from_status=S.CREATED)
     return _reload(payment_id)
+
+
+def _count_start(payment: Payment) -> None:
+    """A start counts against the credential's rate budget (credentials/budget.py) like an abort or
+    a refund: taken from the whole budget, so trackers (held to their share) make room for it, and
+    sent even when the window is full, because the customer is waiting at the terminal."""
+    import redis
+
+    from credentials import budget
+
+    try:
+        wait = budget.budget_take(
+            payment.account_id,
+            limit=budget.budget_limit(capabilities_for(payment.provider).requests_per_minute),
+        )
+    except redis.RedisError:
+        return
+    if wait:
+        logger.warning(
+            "rate budget of account %s is full; sending the start anyway", payment.account_id
+        )
 
 
 def _unknown_from_start(payment_id: int, exc: ProviderError) -> None:
