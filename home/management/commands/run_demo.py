@@ -56,8 +56,11 @@ class Command(BaseCommand):
                 "2",
                 "--worker-class",
                 "gthread",
+                # The demo's web also serves the sandbox emulators, whose Payroc long-poll holds a
+                # thread up to 30 s: more threads (2 x 32) than the tracker and worker pools can
+                # hold at once (32 + 8), so the dashboard always has some left.
                 "--threads",
-                "16",
+                "32",
                 "--timeout",
                 "120",
                 "--graceful-timeout",
