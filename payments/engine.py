@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 
 from credentials.budget import budget_take, tracking_limit
 from credentials.services import provider_for
-from payments.models import EventSource, Payment, PaymentKind, PaymentStatus
+from payments.models import EventSource, Payment, PaymentEvent, PaymentKind, PaymentStatus
 from payments.state import payment_note, payment_transition
 from providers.base import PaymentKind as ProviderKind
 from providers.base import PaymentResult, PaymentState, StartRequest
@@ -116,6 +116,10 @@ _DEFAULT_MESSAGES = {
 }
 
 
+def _abort_asked(payment: Payment) -> bool:
+    return PaymentEvent.objects.filter(payment_id=payment.pk, action="abort_requested").exists()
+
+
 def _result_fields(payment: Payment, result: PaymentResult) -> dict:
     fields: dict = {}
     if result.provider_ref and not payment.provider_ref:
@@ -132,7 +136,10 @@ def _result_fields(payment: Payment, result: PaymentResult) -> dict:
         fields["provider_data"] = {"receipt": dict(result.receipt)}
     state = PaymentState(result.state)
     if state in _DEFAULT_MESSAGES:
-        fields["message"] = (result.message or _DEFAULT_MESSAGES[state])[:300]
+        default = _DEFAULT_MESSAGES[state]
+        if state == PaymentState.CANCELED and _abort_asked(payment):
+            default = "Aborted."  # the tracker saw our abort land before the abort's own worker
+        fields["message"] = (result.message or default)[:300]
     if state == PaymentState.AUTHORIZED:
         fields.update(lease_owner="", lease_until=None)  # nothing to follow until an action
     if state == PaymentState.APPROVED and payment.kind in (PaymentKind.SALE, PaymentKind.AUTH):

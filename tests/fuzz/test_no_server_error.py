@@ -77,7 +77,9 @@ def test_the_walk_finds_pages_and_every_emulator():
 def test_every_parameter_a_view_module_reads_is_driven():
     """The per-view scan misses nothing a pages' module reads from a request anywhere in it."""
     read: set[str] = set()
-    for name in {u.module for u in PAGES}:
+    # Our modules: Django's own (the read-only admin) are driven too, but their internals are
+    # Django's to cover.
+    for name in {u.module for u in PAGES if not u.module.startswith("django.")}:
         module = importlib.import_module(name)
         read |= discovery.names_in(ast.parse(inspect.getsource(module)), vars(module))
     driven = set().union(*(discovery.page_parameters(u) for u in PAGES))

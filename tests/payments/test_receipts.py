@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from payments import engine
+from payments.forms import card_brand_display
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_create, payment_print_receipt_execute
 from sandbox.models import SandboxPayment, SandboxReceipt
@@ -60,7 +61,7 @@ def test_a_komoju_receipt_shows_the_card_and_the_emv_fields_the_terminal_reporte
     html = page(client, payment)
 
     assert receipt["aid"].startswith("A0000") and receipt["application_label"]
-    assert f"••••{payment.card_last4}" in html and payment.card_brand in html
+    assert f"{card_brand_display(payment.card_brand)} ••••{payment.card_last4}" in html
     assert f'<th scope="row">AID</th><td>{receipt["aid"]}</td>' in html
     assert f'<th scope="row">Application</th><td>{receipt["application_label"]}</td>' in html
     assert "Transaction counter (ATC)" in html
