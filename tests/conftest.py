@@ -9,6 +9,32 @@ from tests.factories import MerchantFactory, ResellerFactory, Role, StoreFactory
 
 def pytest_configure(config):
     flushing.install()
+    _prompt_test_workers()
+
+
+# How long a test's Celery worker (celery.contrib.testing.worker.start_worker) blocks in one BRPOP
+# on an empty queue. Stopping the worker waits for the BRPOP under way to come back (kombu's default
+# is 1 s, a second of every teardown of a test with a worker); a short one stops it at once and
+# changes nothing else: messages are still delivered as soon as they arrive.
+TEST_WORKER_BRPOP_S = 0.05
+
+
+def _prompt_test_workers() -> None:
+    from celery.contrib.testing.worker import test_worker_starting, test_worker_stopped
+
+    saved = {}
+
+    def starting(sender, **kwargs):
+        options = sender.conf.broker_transport_options or {}
+        saved[sender] = options
+        sender.conf.broker_transport_options = {**options, "polling_interval": TEST_WORKER_BRPOP_S}
+
+    def stopped(sender, **kwargs):
+        if sender in saved:
+            sender.conf.broker_transport_options = saved.pop(sender)
+
+    test_worker_starting.connect(starting, weak=False)
+    test_worker_stopped.connect(stopped, weak=False)
 
 
 @pytest.hookimpl(wrapper=True)
