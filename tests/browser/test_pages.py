@@ -41,6 +41,8 @@ def fleet(tenant_a, sandbox_settings):
 
 
 def assert_fits(page, width):
+    # A click that navigates leaves no document for an instant: measure the page that loaded.
+    page.wait_for_load_state("load")
     found = page.evaluate(OVERFLOW)
     assert found["scrollWidth"] <= width, (
         f"{page.url} is {found['scrollWidth']} px wide: {found['wide']}"

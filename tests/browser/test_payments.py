@@ -283,6 +283,7 @@ class TestOnAPhone:
         assert_easy_to_hit(page.get_by_role("button", name=desk.terminal.name))
         screenshot("payments-new-phone")
         page.get_by_role("button", name=desk.terminal.name).click()
+        expect(page.get_by_label("Amount (USD)")).to_be_visible()
         assert_fits(page, PHONE["width"])
         screenshot("payments-charge-phone")
         page.get_by_label("Amount (USD)").fill("12.50")
