@@ -165,6 +165,9 @@ AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
 # Idle timeout: a session ends 15 minutes after the person's last own request. A page's polls
 # (`X-Poll: 1`) do not renew it: dashboard.middleware.SessionActivityMiddleware renews the others.
 SESSION_COOKIE_AGE = 15 * 60
+# Sessions read from the cache (Redis) and written through to the database: a page's poll costs no
+# session query, and a session survives a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
