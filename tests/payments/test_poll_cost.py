@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from dashboard.models import Role
 from payments.models import PaymentStatus
-from tests.factories import PaymentFactory
+from tests.factories import PASSWORD, PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +56,22 @@ def test_the_payment_page_loads_its_terminal_and_merchant_with_the_payment(
     assert not [q for q in sql if 'FROM "terminals_terminal"' in q.split(" WHERE ")[0][:60]]
     assert not [q for q in sql if q.startswith('SELECT "dashboard_merchant"')]
     assert len(sql) <= 4, "\n".join(s[:150] for s in sql)
+
+
+def test_a_login_through_the_form_stores_the_backend_that_loads_the_membership(
+    client, tenant_a, terminal
+):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    cashier = tenant_a.users[Role.CASHIER]
+    response = client.post(reverse("login"), {"username": cashier.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session[BACKEND_SESSION_KEY] == BACKEND
+    payment = PaymentFactory(terminal=terminal, status=PaymentStatus.PENDING)
+    url = reverse("payments:status", args=[payment.uuid])
+    client.get(url, HTTP_HX_REQUEST="true", HTTP_X_POLL="1")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, HTTP_HX_REQUEST="true", HTTP_X_POLL="1").status_code == 200
+
+    assert len(queries) <= 2, [q["sql"][:120] for q in queries]
