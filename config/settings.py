@@ -106,6 +106,19 @@ if env("DATABASE_URL", default=""):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {"default": embedded.ensure_postgres()}
+
+
+def _green_threads() -> bool:
+    """True in a process gevent has monkey-patched (`celery worker -P gevent`, gunicorn's gevent
+    worker): each task or request runs in its own greenlet, with its own database connection."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+if _green_threads():
+    # A greenlet's connection ends with its task or request: kept for reuse it would outlive the
+    # greenlet that owns it, one idle connection left behind per task.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

@@ -507,12 +507,13 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         if owner is not None:
             _next_step(payment, owner, wait_s)
         return None
+    long_poll = wait and caps.status_channel == "long_poll"
+    if long_poll:
+        _release_database_connection()
     try:
         with _adapter(payment) as adapter:
             return adapter.get_payment(
-                payment.provider_ref,
-                kind=ProviderKind(payment.kind),
-                wait=wait and caps.status_channel == "long_poll",
+                payment.provider_ref, kind=ProviderKind(payment.kind), wait=long_poll
             )
     except ProviderError as exc:
         logger.info("reading payment %s failed: %s", payment.pk, exc)
@@ -520,6 +521,16 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         if owner is not None:
             _next_step(payment, owner, retry or caps.poll_interval_s)
         return None
+
+
+def _release_database_connection() -> None:
+    """Hand back this thread's (or greenlet's) PostgreSQL connection before a call that may wait a
+    minute: hundreds of long-polls then hold hundreds of sockets to the provider, not hundreds of
+    connections under `max_connections`. The next query opens one again."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def _deadline_passed(payment: Payment) -> None:
