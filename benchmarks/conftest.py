@@ -48,10 +48,9 @@ def pytest_sessionfinish(session, exitstatus):
     )
 
 
-@pytest.fixture
-def gunicorn_url(transactional_db, settings):
-    """The product's production web server (gunicorn, gthread) on the test database, so figures are
-    not the test harness's single-threaded live server. Rows the benchmark commits are visible to it."""
+def serve_gunicorn(settings, *, worker_args: list[str], extra_env: dict | None = None, log=None):
+    """Starts the product's gunicorn (config/gunicorn.conf.py) on a free loopback port over the
+    test database; returns (process, url) once it answers. `log`: an open file for its output."""
     import os
     import socket
     import subprocess
@@ -66,8 +65,10 @@ def gunicorn_url(transactional_db, settings):
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
         "REDIS_URL": settings.REDIS_URL,
+        "CREDENTIALS_KEYS": ",".join(settings.CREDENTIALS_KEYS),
         "SANDBOX_MAGIC_DELAY_S": "0",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(
@@ -78,30 +79,47 @@ def gunicorn_url(transactional_db, settings):
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "8",
+            *worker_args,
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
         env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(url + "/accounts/login/", timeout=1)
-            break
+            return process, url
         except Exception:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise RuntimeError("gunicorn did not start") from None
             time.sleep(0.2)
+
+
+def stop(process, timeout: float = 15) -> None:
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def gunicorn_url(transactional_db, settings):
+    """The product's production web server (gunicorn, gthread) on the test database, so figures are
+    not the test harness's single-threaded live server. Rows the benchmark commits are visible to it."""
+    process, url = serve_gunicorn(
+        settings, worker_args=["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
+    )
     settings.SANDBOX_BASE_URL = url
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    stop(process)

@@ -106,6 +106,19 @@ if env("DATABASE_URL", default=""):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {"default": embedded.ensure_postgres()}
+
+
+def _green_threads() -> bool:
+    """True in a process gevent has monkey-patched (`celery worker -P gevent`, gunicorn's gevent
+    worker): each task or request runs in its own greenlet, with its own database connection."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+if _green_threads():
+    # A greenlet's connection ends with its task or request: kept for reuse it would outlive the
+    # greenlet that owns it, one idle connection left behind per task.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -165,6 +178,9 @@ AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
 # Idle timeout: a session ends 15 minutes after the person's last own request. A page's polls
 # (`X-Poll: 1`) do not renew it: dashboard.middleware.SessionActivityMiddleware renews the others.
 SESSION_COOKIE_AGE = 15 * 60
+# Sessions read from the cache (Redis) and written through to the database: a page's poll costs no
+# session query, and a session survives a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

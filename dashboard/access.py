@@ -5,7 +5,8 @@
 * `@access("app.perm")`: login required, then the role permission (403 without it).
 * `@access("app.perm", obj=scoped(Model))`: login required; the object is looked up through
   `Model.objects.for_user(user)` (404 outside the user's scope), then the permission is checked
-  against it (403), and the view receives the object instead of the URL's key.
+  against it (403), and the view receives the object instead of the URL's key;
+  `scoped(Model, related=("terminal",))` loads the relations the page reads in the same query.
 * `@public("why")`: no login (login page, health check, provider webhooks, sandbox wire APIs).
 """
 
@@ -34,6 +35,7 @@ class Scoped:
         field: str = "pk",
         name: str | None = None,
         refine=None,
+        related: tuple[str, ...] = (),
     ):
         self.model = model
         self.url_kwarg = url_kwarg
@@ -42,6 +44,8 @@ class Scoped:
         # Optional: a function of the scoped queryset (annotations, select_related), so the page
         # still reads its object in one query; it may narrow the scope, never widen it.
         self.refine = refine
+        # Optional: relations the page reads (`select_related`), loaded with the object.
+        self.related = tuple(related)
 
     def load(self, request, kwargs: dict):
         value = kwargs.pop(self.url_kwarg)
@@ -49,6 +53,8 @@ class Scoped:
             queryset = self.model.objects.for_user(request.user)
             if self.refine is not None:
                 queryset = self.refine(queryset)
+            if self.related:
+                queryset = queryset.select_related(*self.related)
             obj = queryset.filter(**{self.field: value}).first()
         except (ValueError, TypeError):
             obj = None

@@ -23,8 +23,12 @@ def membership_of(user) -> Membership | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_membership_cache"):
+        if "membership_row" in user._state.fields_cache:
+            # Loaded with the user (dashboard.backends.PasswordBackend.get_user): no query.
+            user._membership_cache = user._state.fields_cache["membership_row"]
+            return user._membership_cache
         user._membership_cache = (
-            Membership.objects.select_related("reseller", "merchant", "store")
+            Membership.objects.select_related("reseller", "merchant", "store__merchant")
             .filter(user=user)
             .first()
         )

@@ -37,7 +37,7 @@ from providers.base import PaymentKind as ProviderKind
 from providers.base import PaymentResult, PaymentState, StartRequest
 from providers.errors import OutcomeUnknown, ProviderError, RateLimited, StartInFlight
 from providers.recovery import look_for_start, nothing_ran, start_exactly_once
-from providers.registry import capabilities_for
+from providers.registry import capabilities_for, provider_class
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
@@ -471,10 +471,23 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     if timezone.now() >= (payment.deadline_at or timezone.now() + timedelta(days=1)):
         _deadline_passed(payment)
         return _reload(payment_id)
-    caps = capabilities_for(payment.provider)
-    countdown = 0 if caps.status_channel == "long_poll" else caps.poll_interval_s
-    _next_step(payment, owner, countdown)
+    _next_step(payment, owner, tracking_cadence_s(payment))
     return _reload(payment_id)
+
+
+def tracking_cadence_s(payment: Payment) -> float:
+    """The pause before a tracker's next read of `payment`: none after a long-poll (Payroc's call
+    itself waits); the provider's poll interval; or, where every outcome is pushed by a webhook
+    and the account holds its webhook secret, only a backstop read now and then (the webhook asks
+    for the immediate read that finds the outcome)."""
+    caps = capabilities_for(payment.provider)
+    if caps.status_channel == "long_poll":
+        return 0
+    if caps.webhooks_tell_every_outcome:
+        field = provider_class(payment.provider).webhook_secret_field
+        if field and payment.account.secrets().get(field):
+            return caps.webhook_backstop_s
+    return caps.poll_interval_s
 
 
 def _next_step(payment: Payment, owner: str, countdown: float) -> None:
@@ -494,12 +507,13 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         if owner is not None:
             _next_step(payment, owner, wait_s)
         return None
+    long_poll = wait and caps.status_channel == "long_poll"
+    if long_poll:
+        _release_database_connection()
     try:
         with _adapter(payment) as adapter:
             return adapter.get_payment(
-                payment.provider_ref,
-                kind=ProviderKind(payment.kind),
-                wait=wait and caps.status_channel == "long_poll",
+                payment.provider_ref, kind=ProviderKind(payment.kind), wait=long_poll
             )
     except ProviderError as exc:
         logger.info("reading payment %s failed: %s", payment.pk, exc)
@@ -507,6 +521,16 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         if owner is not None:
             _next_step(payment, owner, retry or caps.poll_interval_s)
         return None
+
+
+def _release_database_connection() -> None:
+    """Hand back this thread's (or greenlet's) PostgreSQL connection before a call that may wait a
+    minute: hundreds of long-polls then hold hundreds of sockets to the provider, not hundreds of
+    connections under `max_connections`. The next query opens one again."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def _deadline_passed(payment: Payment) -> None:

@@ -411,7 +411,13 @@ RECEIPT_LABELS = {
 
 @access(
     "payments.view_payments",
-    obj=scoped(Payment, url_kwarg="uuid", field="uuid", refine=_with_abort_step),
+    obj=scoped(
+        Payment,
+        url_kwarg="uuid",
+        field="uuid",
+        refine=_with_abort_step,
+        related=("merchant", "terminal"),
+    ),
 )
 @require_GET
 def detail(request, payment):

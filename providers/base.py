@@ -145,6 +145,12 @@ class Capabilities:
     metadata_field: str = ""
     # What the customer does while a payment waits, for "Waiting for the customer to …".
     customer_prompt: str = "tap, insert or swipe"
+    # Every final outcome of a payment (approved, declined, cancelled, expired) is pushed by a
+    # webhook (KOMOJU, Klearly; not USAePay, whose cancelled or timed-out payment request sends
+    # nothing). Where the account holds its webhook secret, a tracker then reads only as a
+    # backstop, every `webhook_backstop_s`, and the webhook's immediate read finds the outcome.
+    webhooks_tell_every_outcome: bool = False
+    webhook_backstop_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -419,6 +425,8 @@ class ProviderAdapter(ABC):
     # The emulator's paths below settings.SANDBOX_BASE_URL (sandbox/emulators.py serves them).
     sandbox_endpoints: ClassVar[Endpoints | None] = None
     capabilities: ClassVar[Capabilities]
+    # The secret its webhooks are signed with (an AccountConfig.secrets key), "" without webhooks.
+    webhook_secret_field: ClassVar[str] = ""
 
     def __init__(
         self,

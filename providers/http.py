@@ -23,11 +23,15 @@ passes it (``api_name``: "Payroc", "KOMOJU", "Integra"…).
 from __future__ import annotations
 
 import logging
+import os
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, NoReturn
 
+import certifi
 import httpx
 
 from providers.errors import (
@@ -99,6 +103,19 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of this process, shared by every client: building one loads and parses
+    the CA bundle (tens of milliseconds), which httpx would otherwise do for each new client, that
+    is for each payment start. An SSLContext is safe to share between threads once configured.
+    The CA bundle is httpx's own choice: SSL_CERT_FILE or SSL_CERT_DIR when set, else certifi's."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def make_client(
     base_url: str,
     *,
@@ -142,6 +159,7 @@ def make_client(
     return httpx.Client(
         base_url=base_url,
         timeout=timeout,
+        verify=tls_context(),
         transport=transport,
         event_hooks={"request": [on_request], "response": [on_response]},
     )

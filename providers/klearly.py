@@ -206,6 +206,7 @@ class KlearlyProvider(BearerTokenAdapter):
     # tells us; a merchant can never type one in.
     environments = {}
     sandbox_endpoints = Endpoints("/sandbox/klearly/v1")
+    webhook_secret_field = "webhook_secret"
     capabilities = Capabilities(
         can_rename=False,  # only in Klearly's partner hub or merchant dashboard
         can_abort=True,
@@ -221,6 +222,7 @@ class KlearlyProvider(BearerTokenAdapter):
         poll_interval_s=2.0,
         default_timeout_s=120,
         requests_per_minute=None,
+        webhooks_tell_every_outcome=True,
     )
 
     # -- credentials -------------------------------------------------------

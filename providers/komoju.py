@@ -165,6 +165,7 @@ class KomojuProvider(ProviderAdapter):
         Environment.PROVIDER_TEST: Endpoints("https://komoju.com/api/v1"),
     }
     sandbox_endpoints = Endpoints("/sandbox/komoju/api/v1")
+    webhook_secret_field = "webhook_secret"
     capabilities = Capabilities(
         can_rename=False,
         can_abort=True,
@@ -180,6 +181,7 @@ class KomojuProvider(ProviderAdapter):
         requests_per_minute=None,
         can_print_receipt=True,  # POST /terminals/{tid}/sessions/{sid}/print
         metadata_field="session metadata {store_id, payment_id, merchant_id}",
+        webhooks_tell_every_outcome=True,
     )
     # Kept for callers that read it from the class: the capability above says the same.
     can_print_receipt = True

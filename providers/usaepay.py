@@ -208,6 +208,7 @@ class UsaepayProvider(ProviderAdapter):
         Environment.PROVIDER_TEST: Endpoints("https://sandbox.usaepay.com/api/v2"),
     }
     sandbox_endpoints = Endpoints("/sandbox/usaepay/api/v2")
+    webhook_secret_field = "webhook_signature_key"
     capabilities = Capabilities(
         can_rename=True,
         can_abort=True,

@@ -70,10 +70,11 @@ from urllib.parse import urlencode
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
-from sandbox import amounts, conf, faults, services, wire
+from sandbox import amounts, conf, faults, services, wakeups, wire
 from sandbox.emulators import EmulatorName
 from sandbox.models import (
     CanceledBy,
@@ -656,17 +657,29 @@ def _instruction(request, account, instruction_id: str, instructions: Instructio
 
 
 def _long_poll(payment: SandboxPayment) -> SandboxPayment:
-    """Holds while the instruction is inProgress, up to SANDBOX_PAYROC_LONG_POLL_S; re-reads the
-    database every POLL_INTERVAL_S (each read its own autocommit query: no transaction is held)."""
+    """Holds while the instruction is inProgress, up to SANDBOX_PAYROC_LONG_POLL_S. Waits for the
+    payment's change to be announced (sandbox/wakeups.py: no database connection held meanwhile),
+    and re-reads it then, when time decides it (a magic outcome or its timeout is due), and at least
+    every SANDBOX_HELD_CALL_READ_S (each read its own autocommit query: no transaction is held)."""
     deadline = time.monotonic() + float(conf.setting("SANDBOX_PAYROC_LONG_POLL_S"))
     payment = services.payment_refresh(payment=payment)
     while payment.status == PaymentStatus.PENDING:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        time.sleep(min(POLL_INTERVAL_S, remaining))
+        wakeups.wait(payment.pk, min(remaining, _until_time_decides(payment)))
         payment = services.payment_refresh(payment=SandboxPayment.objects.get(pk=payment.pk))
     return payment
+
+
+def _until_time_decides(payment: SandboxPayment) -> float:
+    """Seconds until a read would find the payment decided by time (its magic outcome, its
+    timeout), a little after that moment."""
+    now = timezone.now()
+    due = [payment.timeout_at]
+    if payment.magic_outcome and payment.outcome_at is not None and not payment.awaiting_amount:
+        due.append(payment.outcome_at)
+    return max(POLL_INTERVAL_S, min((d - now).total_seconds() for d in due if d) + 0.05)
 
 
 @public("Payroc emulator wire API; bearer token checked by the view")

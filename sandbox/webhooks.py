@@ -70,7 +70,11 @@ def sign(secret: str, body: bytes) -> str:
 
 def payment_changed(*, payment: SandboxPayment, change: str) -> list[SandboxWebhookDelivery]:
     """Writes the provider's webhooks about this change to the outbox; they are sent after the
-    current transaction commits. Never raises: a webhook problem must not fail a wire answer."""
+    current transaction commits. Never raises: a webhook problem must not fail a wire answer.
+    Also wakes the status calls held on the payment (sandbox/wakeups.py)."""
+    from sandbox import wakeups
+
+    wakeups.announce(payment.pk)
     try:
         device = SandboxDevice.objects.select_related("account").get(pk=payment.device_id)
         emulator = EMULATORS[device.account.provider]

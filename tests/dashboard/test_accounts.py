@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from dashboard.models import Role
 from tests.factories import PASSWORD
+from tests.sessions import set_session_expiry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def test_a_session_idle_for_15_minutes_is_logged_out(client, manager):
     assert client.get(reverse("home")).status_code == 200
     session = Session.objects.get(session_key=client.session.session_key)
     assert session.expire_date - timezone.now() <= timedelta(minutes=15)
-    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() - timedelta(seconds=1))
+    set_session_expiry(timezone.now() - timedelta(seconds=1), pk=session.pk)
     response = client.get(reverse("home"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
@@ -76,7 +77,7 @@ def test_activity_renews_the_idle_timeout(client, manager):
     from django.contrib.sessions.models import Session
 
     client.force_login(manager)
-    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
+    set_session_expiry(timezone.now() + timedelta(minutes=1))
     client.get(reverse("home"))
     assert Session.objects.get().expire_date > timezone.now() + timedelta(minutes=14)
 

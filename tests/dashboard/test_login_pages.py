@@ -4,7 +4,6 @@ why they landed there, and the error pages inside the layout."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.template import RequestContext, Template
 from django.test import RequestFactory
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from dashboard.models import Role, User
 from tests.factories import PASSWORD
+from tests.sessions import set_session_expiry
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_logging_out_lands_on_the_login_page_saying_so(client, tenant_a):
 
 def test_an_expired_session_lands_on_the_login_page_saying_why(client, tenant_a):
     client.force_login(tenant_a.users[Role.CASHIER])
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    set_session_expiry(timezone.now() - timedelta(seconds=1))
     response = client.get(reverse("home"), follow=True)
     assert response.redirect_chain[-1][0].startswith(reverse("login"))
     assert "Your session ended, please log in again." in response.content.decode()

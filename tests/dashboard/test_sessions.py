@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dashboard.middleware import LAST_ACTIVITY_KEY
 from dashboard.models import Role
+from tests.sessions import set_session_expiry
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL = {"HTTP_HX_REQUEST": "true", "HTTP_X_POLL": "1"}
@@ -42,7 +43,7 @@ def _the_session():
 @pytest.mark.django_db
 def test_a_poll_does_not_extend_the_session(manager_client):
     one_minute_left = timezone.now() + timedelta(minutes=1)
-    Session.objects.update(expire_date=one_minute_left)
+    set_session_expiry(one_minute_left)
     for _ in range(3):
         assert _poll(manager_client).status_code == 200
     assert _the_session().expire_date == one_minute_left
@@ -50,14 +51,14 @@ def test_a_poll_does_not_extend_the_session(manager_client):
 
 @pytest.mark.django_db
 def test_a_persons_own_htmx_request_extends_the_session(manager_client):
-    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
+    set_session_expiry(timezone.now() + timedelta(minutes=1))
     manager_client.get(reverse("terminals:statuses") + "?id=1", HTTP_HX_REQUEST="true")
     assert _the_session().expire_date > timezone.now() + timedelta(minutes=14)
 
 
 @pytest.mark.django_db
 def test_a_poll_after_the_session_expired_sends_the_page_to_login_saying_why(manager_client):
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    set_session_expiry(timezone.now() - timedelta(seconds=1))
     response = _poll(manager_client)
     assert response.status_code == 200 and "HX-Redirect" in response.headers
     target = urlsplit(response["HX-Redirect"])
@@ -85,7 +86,7 @@ def test_a_session_idle_for_15_minutes_ends_even_if_something_saved_it_meanwhile
 
 @pytest.mark.django_db
 def test_a_plain_page_load_after_expiry_redirects_to_login(manager_client):
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    set_session_expiry(timezone.now() - timedelta(seconds=1))
     response = manager_client.get(reverse("terminals:fleet"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 

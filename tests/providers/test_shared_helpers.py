@@ -417,3 +417,21 @@ def test_configured_terminals_leave_out_unknown_ids_with_a_warning(acme, caplog)
         "Acme does not know the configured terminal t1",
         "Acme does not know the configured terminal t2",
     ]
+
+
+def test_every_client_of_a_process_shares_one_tls_context_that_verifies_certificates():
+    """Building a TLS context parses the CA bundle (tens of milliseconds); httpx builds one per
+    client, and a client is made per payment start, so the factory hands them all one context."""
+    import ssl
+
+    from providers.http import make_client, tls_context
+
+    first = make_client("https://komoju.com/api/v1", label="komoju")
+    second = make_client("https://api.payroc.com/v1", label="payroc")
+    contexts = [c._transport._pool._ssl_context for c in (first, second)]
+
+    assert contexts[0] is contexts[1] is tls_context()
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+    assert contexts[0].cert_store_stats()["x509_ca"] > 0  # the CA bundle is loaded
+    first.close()
+    second.close()

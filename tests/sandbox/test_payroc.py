@@ -482,3 +482,28 @@ def test_a_refund_instruction_runs_on_the_device(payroc, payroc_device):
         and refund["transactionResult"]["responseCode"] == "A"
     )
     assert refund["order"]["description"] == "Refund for order Order-1"
+
+
+def test_a_held_status_call_wakes_when_another_process_decides_the_instruction(
+    payroc, payroc_device, settings
+):
+    """The decision is announced through Redis (sandbox/wakeups.py): the held call answers at once,
+    not at its next read (here a minute away, past the client's own 20 s timeout)."""
+    import threading
+
+    from sandbox.scenarios import APPROVE
+
+    settings.SANDBOX_PAYROC_LONG_POLL_S = 120
+    settings.SANDBOX_HELD_CALL_READ_S = 60
+    started = start_instruction(payroc, payroc_device.ref, 1000).json()  # no magic outcome
+    url = f"payment-instructions/{started['paymentInstructionId']}"
+    answers = []
+    held = threading.Thread(target=lambda: answers.append(payroc.get(url, timeout=20).json()))
+    held.start()
+    emulated = SandboxPayment.objects.get()
+    time.sleep(0.5)  # the call is held by now (if not, it reads the decision at once: same answer)
+
+    assert services.payment_decide(payment=emulated, outcome=APPROVE)
+    held.join(timeout=30)
+
+    assert answers and answers[0]["status"] == "completed", answers

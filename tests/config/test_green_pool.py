@@ -1,0 +1,73 @@
+"""The tracking worker runs on Celery's gevent pool (`-P gevent`), and the sandbox emulators can be
+served by gunicorn's gevent worker: both monkey-patch the standard library before Django loads.
+psycopg 3 then waits on PostgreSQL cooperatively (it picks a select-based wait instead of its C
+wait once `select` is patched), so a greenlet blocked in a query lets every other greenlet run.
+Checked in a fresh interpreter, patched first, as the worker starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCRIPT = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import sys
+
+    import gevent
+    import psycopg
+    from psycopg import waiting
+
+    dsn = sys.argv[1]
+    print("wait", waiting.wait.__name__)
+    holder = psycopg.connect(dsn, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(4242)")
+    order = []
+
+    def blocked():
+        # Waits in PostgreSQL until the lock is released below.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            order.append("blocked waits")
+            conn.execute("SELECT pg_advisory_lock(4242)")
+            order.append("blocked got the lock")
+
+    def other():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            order.append("other ran: " + str(conn.execute("SELECT 1").fetchone()[0]))
+        holder.execute("SELECT pg_advisory_unlock(4242)")
+
+    first = gevent.spawn(blocked)
+    gevent.sleep(0.2)  # let it reach its query
+    second = gevent.spawn(other)
+    gevent.joinall([first, second], raise_error=True)
+    print("order", " | ".join(order))
+    """
+)
+
+
+def test_a_greenlet_waiting_in_postgresql_lets_the_others_run(tmp_path):
+    db = settings.DATABASES["default"]
+    dsn = f"host={db['HOST']} user={db['USER']} dbname={db['NAME']}"
+    if db.get("PORT"):
+        dsn += f" port={db['PORT']}"
+    script = tmp_path / "green.py"
+    script.write_text(SCRIPT)
+
+    # A wait that blocked the whole process would never let `other` release the lock: the
+    # script would hang, and the timeout (a deadlock detector, not a speed bound) fails the test.
+    done = subprocess.run(
+        [sys.executable, str(script), dsn], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wait wait_c" not in done.stdout  # the C wait would block the hub
+    assert "order blocked waits | other ran: 1 | blocked got the lock" in done.stdout, done.stdout

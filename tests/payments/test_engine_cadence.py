@@ -1,0 +1,88 @@
+"""How often a tracker reads a payment: a provider that pushes every outcome by webhook (KOMOJU,
+Klearly) is read only as a backstop once the account holds its webhook secret; the others (and
+those accounts without one) at the provider's poll interval. Steps are run by hand here and the
+next step is read from the real broker, so the cadence is what a worker would follow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from credentials import vault
+from payments.engine import payment_start_execute, payment_track, tracking_cadence_s
+from payments.models import PaymentStatus
+from providers.registry import capabilities_for
+from tests.payments import test_engine_flow
+from tests.payments.engine_support import Desk
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+broker = test_engine_flow.broker
+
+
+def _next_read_countdown(broker, payment) -> float:
+    """Seconds until the tracker's next step of `payment`, as the broker holds it."""
+    steps = [s for s in broker.scheduled("payments.tasks.track_payment") if s.args == []]
+    assert len(steps) == 1, steps
+    assert steps[0].eta is not None
+    return (steps[0].eta - timezone.now()).total_seconds()
+
+
+def _after_one_step(desk, broker):
+    payment = desk.take(0)  # waits for its customer
+    payment_start_execute(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    broker.purge()
+    payment_track(payment_id=payment.pk, owner=payment.lease_owner)  # one read: still pending
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    return payment
+
+
+@pytest.mark.parametrize("provider", ["komoju", "klearly"])
+def test_a_provider_whose_webhooks_tell_every_outcome_is_read_only_as_a_backstop(
+    provider, sandbox_settings, tenant_a, broker
+):
+    desk = Desk(provider, tenant_a)
+    caps = capabilities_for(provider)
+    assert caps.webhooks_tell_every_outcome and caps.webhook_backstop_s > 3 * caps.poll_interval_s
+
+    payment = _after_one_step(desk, broker)
+
+    assert tracking_cadence_s(payment) == caps.webhook_backstop_s
+    countdown = _next_read_countdown(broker, payment)
+    assert caps.webhook_backstop_s - 2 < countdown <= caps.webhook_backstop_s
+    # Its lease covers the pause, so the sweeper does not take a waiting tracker for a dead one.
+    assert payment.lease_until > timezone.now() + timedelta(seconds=caps.webhook_backstop_s)
+
+
+@pytest.mark.parametrize("provider", ["komoju", "klearly"])
+def test_without_its_webhook_secret_the_account_is_polled_at_the_providers_interval(
+    provider, sandbox_settings, tenant_a, broker
+):
+    desk = Desk(provider, tenant_a)
+    secrets = {k: v for k, v in desk.account.secrets().items() if k != "webhook_secret"}
+    desk.account.secrets_encrypted = vault.encrypt(secrets)  # an account set up without webhooks
+    desk.account.save(update_fields=["secrets_encrypted"])
+
+    payment = _after_one_step(desk, broker)
+
+    assert tracking_cadence_s(payment) == capabilities_for(provider).poll_interval_s
+    assert _next_read_countdown(broker, payment) <= capabilities_for(provider).poll_interval_s
+
+
+@pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
+def test_a_provider_whose_webhooks_miss_outcomes_is_polled_at_its_interval(
+    provider, sandbox_settings, tenant_a, broker
+):
+    desk = Desk(provider, tenant_a)
+    assert not capabilities_for(provider).webhooks_tell_every_outcome
+
+    payment = _after_one_step(desk, broker)
+
+    interval = capabilities_for(provider).poll_interval_s
+    assert tracking_cadence_s(payment) == interval
+    assert 0 < _next_read_countdown(broker, payment) <= interval
