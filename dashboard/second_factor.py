@@ -224,20 +224,23 @@ class CodeForm(forms.Form):
 
 
 class EnrolForm(CodeForm):
-    def __init__(self, *args, device, **kwargs):
+    """The first code, checked against the key kept in the session (nothing is stored until it is
+    right, so a visit or a wrong code writes no row)."""
+
+    def __init__(self, *args, key_hex: str, **kwargs):
         super().__init__(*args, allow_recovery=False, **kwargs)
-        self.pending = device
+        self.key_hex = key_hex
+        self.t = None
 
     def verify(self, code: str):
-        with transaction.atomic():
-            device = type(self.pending).objects.select_for_update().get(pk=self.pending.pk)
-            allowed, _ = device.verify_is_allowed()
-            if not allowed:
-                raise forms.ValidationError(
-                    "Too many wrong codes: wait a moment, then try the code your app shows now."
-                )
-            if device.verify_token(code):
-                return device
+        from django_otp.oath import TOTP
+
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError("Type the 6 digits the app shows now.")
+        totp = TOTP(bytes.fromhex(self.key_hex), step=30, t0=0, digits=6)
+        if totp.verify(int(code), tolerance=1):
+            self.t = totp.t()
+            return None
         raise forms.ValidationError(
             "That code is not right: check the app's clock and type the code it shows now."
         )
@@ -270,30 +273,45 @@ class ReauthenticateForm(CodeForm):
 # --- services -------------------------------------------------------------------------------------
 
 
-def pending_totp(user):
-    """The user's unconfirmed TOTP device (made on the first visit to enrolment, kept until it is
-    confirmed, so a reload shows the same QR code)."""
+PENDING_KEY_SESSION_KEY = "second_factor_pending_key"
+
+
+def pending_key(request) -> str:
+    """The key being enrolled (hex), kept in the session until a code confirms it, so a reload shows
+    the same QR code and an abandoned enrolment leaves nothing behind."""
+    from django_otp.util import random_hex
+
+    key = request.session.get(PENDING_KEY_SESSION_KEY)
+    if not (isinstance(key, str) and len(key) == 40):
+        key = random_hex(20)
+        request.session[PENDING_KEY_SESSION_KEY] = key
+    return key
+
+
+def unsaved_device(user, key_hex: str):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    return TOTPDevice(user=user, name=TOTP_DEVICE_NAME, key=key_hex, confirmed=False)
 
 
 @transaction.atomic
-def totp_confirm(request, device) -> list[str]:
-    """Confirm `device`, mark this session verified, replace the recovery codes and return them
-    (shown once; only their hashes-free tokens stay in django-otp's table for checking)."""
+def totp_confirm(request, *, key_hex: str, last_t: int) -> list[str]:
+    """Store the confirmed device (its first code's step already used), mark this session
+    verified, replace the recovery codes and return them: shown once."""
     from django_otp import login as otp_login
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()
-    StaticDevice.objects.filter(user=device.user).delete()
-    recovery = StaticDevice.objects.create(user=device.user, name=RECOVERY_DEVICE_NAME)
+    user = request.user
+    TOTPDevice.objects.filter(user=user).delete()
+    device = TOTPDevice.objects.create(
+        user=user, name=TOTP_DEVICE_NAME, key=key_hex, confirmed=True, last_t=last_t
+    )
+    StaticDevice.objects.filter(user=user).delete()
+    recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
     StaticToken.objects.bulk_create([StaticToken(device=recovery, token=c) for c in codes])
+    request.session.pop(PENDING_KEY_SESSION_KEY, None)
     otp_login(request, device)
     mark_reauthenticated(request)  # they have just proved both factors
     return codes
@@ -319,12 +337,12 @@ def enrol(request):
                 f"{reverse('second_factor_verify')}?{urlencode({'next': _next(request)})}"
             )
         return render(request, "dashboard/second_factor_enrolled.html", {"next": _next(request)})
-    device = pending_totp(user)
+    key_hex = pending_key(request)
     form = EnrolForm(
-        request.POST or None, user=user, device=device, initial={"next": _next(request)}
+        request.POST or None, user=user, key_hex=key_hex, initial={"next": _next(request)}
     )
     if request.method == "POST" and form.is_valid():
-        codes = totp_confirm(request, form.device)
+        codes = totp_confirm(request, key_hex=key_hex, last_t=form.t)
         return render(
             request,
             "dashboard/second_factor_recovery_codes.html",
@@ -332,14 +350,14 @@ def enrol(request):
         )
     from base64 import b32encode
 
-    key = b32encode(device.bin_key).decode()
+    device = unsaved_device(user, key_hex)
     return render(
         request,
         "dashboard/second_factor_enrol.html",
         {
             "form": form,
             "qr": qr_svg(device.config_url, label="QR code of your authenticator key"),
-            "key": grouped_key(key),
+            "key": grouped_key(b32encode(device.bin_key).decode()),
             "issuer": settings.OTP_TOTP_ISSUER,
         },
     )
