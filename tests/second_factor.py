@@ -73,7 +73,7 @@ def pass_in_browser(page, user) -> TOTPDevice:
     code page, as a person with the app does."""
     device = enrol(user)
     page.goto("/accounts/second-factor/code/")
-    page.get_by_label("Code").fill(code_for(device))
+    page.get_by_role("textbox", name="Code", exact=True).fill(code_for(device))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: "/second-factor/" not in url)
     return device

@@ -94,7 +94,6 @@ def test_the_flush_escape_is_for_its_own_transaction_only(entry):
 
 
 def test_a_deleted_user_leaves_their_entries_with_their_name(entry, platform_admin):
-    platform_admin.membership.delete() if hasattr(platform_admin, "membership") else None
     platform_admin.delete()
     entry.refresh_from_db()
     assert entry.actor is None and entry.actor_label == "admin@example.test"
