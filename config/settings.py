@@ -48,6 +48,10 @@ _PRODUCT_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
     "csp",
+    # The second factor (TOTP, and recovery codes as static tokens): dashboard/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dashboard",
     "home",
     "terminals",
@@ -70,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (dashboard/second_factor.py).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Work saved while the broker is down: the person is told it is queued (config/scheduling.py).
     "config.scheduling.QueuedWorkMiddleware",
@@ -280,6 +286,12 @@ SANDBOX_BASE_URL = env(
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[]) or [
     embedded.development_credentials_key()
 ]
+
+# The second factor (dashboard/second_factor.py): platform and reseller admins need a confirmed TOTP
+# device and a verified session before any credentials page; a rotation or a change of secrets also
+# needs the password and a code within the last SECOND_FACTOR_REAUTH_MINUTES.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Terminal Dashboard")
+SECOND_FACTOR_REAUTH_MINUTES = env.int("SECOND_FACTOR_REAUTH_MINUTES", default=5)
 
 # Every record (Django, Celery, httpx, ours) is rendered by structlog (config/logs.py): readable
 # key-value lines here, one JSON object a line in production (LOG_JSON), with the request id bound
