@@ -13,12 +13,29 @@ from dashboard.models import Merchant, scoped_to_merchant
 from providers.registry import provider_choices
 
 
+class RotationStep(models.TextChoices):
+    PENDING = "pending", "New secret stored, being verified"
+    ACTIVATED = "activated", "New secret active, old one not yet retired"
+
+
+class AttentionCause(models.TextChoices):
+    REFRESH = "refresh", "Token refresh failed"
+    ROTATION = "rotation", "Rotation needs a person"
+    REMINDER = "reminder", "Key close to its age limit"
+
+
 class ProviderAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> ProviderAccountQuerySet:
         return scoped_to_merchant(self, user, "merchant")
 
     def active(self) -> ProviderAccountQuerySet:
         return self.filter(is_active=True)
+
+    def needing_attention(self) -> ProviderAccountQuerySet:
+        return self.exclude(needs_attention_reason="")
+
+    def rotating(self) -> ProviderAccountQuerySet:
+        return self.exclude(rotation_step="")
 
 
 class ProviderAccount(models.Model):
@@ -41,6 +58,38 @@ class ProviderAccount(models.Model):
     is_active = models.BooleanField(default=True)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # -- rotation (credentials/rotation.py) ------------------------------------------------------
+    # Where a two-phase rotation stands: pending (the new secret is stored, not yet verified),
+    # activated (the new one is active, the old one is kept in `previous_secrets_encrypted` until it
+    # is retired). Empty: no rotation in progress. Moves only by conditional UPDATEs.
+    rotation_step = models.CharField(
+        max_length=10, choices=RotationStep.choices, blank=True, default=""
+    )
+    rotation_started_at = models.DateTimeField(null=True, blank=True)
+    previous_secrets_encrypted = models.TextField(blank=True, default="")
+    # When the active secrets were last replaced (the age a reminder counts from).
+    secrets_changed_at = models.DateTimeField(null=True, blank=True)
+    # Policy: rotate by ourselves every N days where the provider allows it (Integra's reset, a new
+    # Klearly merchant token, a new Payroc bearer); None: never by policy.
+    self_rotate_every_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Policy for keys only the provider issues (USAePay, KOMOJU, the Payroc API key): the admin's
+    # age limit; a reminder is due `KEY_REMINDER_DAYS` before it. None: no limit.
+    key_age_limit_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    key_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    # -- needs attention ---------------------------------------------------------------------------
+    # Why a person must act (the provider's reason, in plain words), and the exact steps; empty: no.
+    needs_attention_reason = models.CharField(max_length=300, blank=True, default="")
+    needs_attention_cause = models.CharField(
+        max_length=10, choices=AttentionCause.choices, blank=True, default=""
+    )
+    recovery_steps = models.TextField(blank=True, default="")
+    needs_attention_since = models.DateTimeField(null=True, blank=True)
+
+    # -- token refresh (credentials/refresh.py) ----------------------------------------------------
+    # A short lease, so one account's token is never refreshed twice at once.
+    refresh_lease_until = models.DateTimeField(null=True, blank=True)
 
     objects = ProviderAccountQuerySet.as_manager()
 
@@ -67,6 +116,14 @@ class ProviderAccount(models.Model):
 
     def masked_secrets(self) -> dict[str, str]:
         return {name: vault.mask(value) for name, value in self.secrets().items()}
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.needs_attention_reason)
+
+    @property
+    def rotation_in_progress(self) -> bool:
+        return bool(self.rotation_step)
 
 
 class AccessToken(models.Model):

@@ -4,13 +4,17 @@ call, and never logged or put into an exception message."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from credentials import budget, vault
-from credentials.models import AccessToken, AuditAction, CredentialAuditEvent, ProviderAccount
+from credentials.models import (
+    AccessToken,
+    AttentionCause,
+    AuditAction,
+    CredentialAuditEvent,
+    ProviderAccount,
+)
 from providers.base import AccountConfig, Token
 from providers.errors import ProviderError
 from providers.registry import capabilities_for, get_provider, provider_class
@@ -20,6 +24,9 @@ def _audit(account: ProviderAccount, action: str, *, actor=None, detail: str = "
     CredentialAuditEvent.objects.create(
         account=account, action=action, actor=actor, detail=detail[:300]
     )
+
+
+audit_event = _audit  # for the key re-encryption (credentials/rotation.py)
 
 
 @transaction.atomic
@@ -160,41 +167,13 @@ def account_verify(*, account: ProviderAccount, actor=None) -> VerifyOutcome:
         return VerifyOutcome(False, str(exc))
     detail = f"{listed} terminal{'s' if listed != 1 else ''} listed"
     _audit(account, AuditAction.VERIFIED, actor=actor, detail=detail)
-    return VerifyOutcome(True, f"{api} accepted the credentials ({detail}).")
-
-
-def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:
-    """Refresh every cached token that expires within `within_seconds` (beat runs this every minute,
-    so a token is replaced well before the adapter's own 2-minute margin). Returns how many."""
-    now = now or timezone.now()
-    refreshed = 0
-    due = AccessToken.objects.filter(
-        expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True
+    # Credentials that work end a failed refresh's or an unanswered rotation's "needs attention".
+    ProviderAccount.objects.filter(
+        pk=account.pk, needs_attention_cause__in=[AttentionCause.REFRESH, AttentionCause.ROTATION]
+    ).update(
+        needs_attention_cause="",
+        needs_attention_reason="",
+        recovery_steps="",
+        needs_attention_since=None,
     )
-    for row in due.select_related("account"):
-        try:
-            provider_for(row.account).obtain_token()
-            refreshed += 1
-        except ProviderError as exc:
-            _audit(
-                row.account,
-                AuditAction.VERIFY_FAILED,
-                detail=f"token refresh failed: {exc.message}",
-            )
-    return refreshed
-
-
-def credentials_reencrypt_all() -> int:
-    """Re-encrypt every secret, pending secret and token under the newest vault key."""
-    count = 0
-    with transaction.atomic():
-        for account in ProviderAccount.objects.select_for_update():
-            account.secrets_encrypted = vault.reencrypt(account.secrets_encrypted)
-            account.pending_secrets_encrypted = vault.reencrypt(account.pending_secrets_encrypted)
-            account.save(update_fields=["secrets_encrypted", "pending_secrets_encrypted"])
-            _audit(account, AuditAction.KEY_ROTATED)
-            count += 1
-        for token in AccessToken.objects.select_for_update():
-            token.token_encrypted = vault.reencrypt(token.token_encrypted)
-            token.save(update_fields=["token_encrypted"])
-    return count
+    return VerifyOutcome(True, f"{api} accepted the credentials ({detail}).")
