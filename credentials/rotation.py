@@ -368,6 +368,160 @@ def _refused_steps(account: ProviderAccount) -> str:
     )
 
 
+# -- adding and editing an account ------------------------------------------------------------------
+
+
+@dataclass
+class SaveOutcome:
+    account: ProviderAccount | None
+    ok: bool
+    message: str
+    field: str | None = None  # the form field a refusal belongs to (None: the whole form)
+
+
+def account_add(
+    *,
+    merchant,
+    provider: str,
+    environment: str,
+    label: str,
+    secrets: dict,
+    settings: dict,
+    actor=None,
+    request=None,
+) -> SaveOutcome:
+    """A new account, saved only once the provider accepted its secrets (a token where it issues
+    them, then its terminal list). A refusal saves nothing and says why in plain words."""
+    if ProviderAccount.objects.filter(merchant=merchant, provider=provider, label=label).exists():
+        return SaveOutcome(
+            None,
+            False,
+            "This merchant already has an account of that provider with this label.",
+            "label",
+        )
+    check = secrets_check(
+        provider=provider, environment=environment, secrets=secrets, settings=settings
+    )
+    if not check.ok:
+        audit_record(
+            action="account_created",
+            outcome="refused" if check.refused else "failed",
+            actor=actor,
+            request=request,
+            detail=f"{provider} for {merchant}: {check.message}"[:300],
+        )
+        return SaveOutcome(None, False, f"Nothing was saved. {check.message}")
+    now = timezone.now()
+    with transaction.atomic():
+        account = services.account_create(
+            merchant=merchant,
+            provider=provider,
+            environment=environment,
+            label=label,
+            secrets=secrets,
+            settings=settings,
+            actor=actor,
+        )
+        ProviderAccount.objects.filter(pk=account.pk).update(
+            last_verified_at=now, secrets_changed_at=now
+        )
+        if check.token is not None:
+            _token_keep(account, check.token)
+    account.refresh_from_db()
+    _audit(account, "account_created", "ok", actor=actor, request=request, detail=check.message)
+    return SaveOutcome(account, True, f"Saved. {check.message}")
+
+
+def account_edit(
+    *,
+    account: ProviderAccount,
+    label: str,
+    environment: str,
+    settings: dict,
+    new_secrets: dict,
+    actor=None,
+    request=None,
+) -> SaveOutcome:
+    """Change an account. New secrets go through the two-phase rotation; a new environment or new
+    settings are verified with the provider before they are saved; a refusal changes nothing."""
+    new_secrets = {name: value for name, value in new_secrets.items() if value}
+    if (
+        label != account.label
+        and ProviderAccount.objects.filter(
+            merchant_id=account.merchant_id, provider=account.provider, label=label
+        )
+        .exclude(pk=account.pk)
+        .exists()
+    ):
+        return SaveOutcome(
+            account,
+            False,
+            "This merchant already has an account of that provider with this label.",
+            "label",
+        )
+    reaches_provider = (
+        new_secrets or environment != account.environment or settings != dict(account.settings)
+    )
+    if not reaches_provider:
+        ProviderAccount.objects.filter(pk=account.pk).update(label=label)
+        _audit(account, "account_edited", "ok", actor=actor, request=request, detail="label")
+        account.refresh_from_db()
+        return SaveOutcome(account, True, "Saved.")
+    pending = {**account.secrets(), **new_secrets}
+    if new_secrets:
+        try:
+            rotation_begin(
+                account=account,
+                pending=pending,
+                actor=actor,
+                request=request,
+                what="new " + ", ".join(sorted(new_secrets)),
+            )
+        except RotationRefused as refused:
+            return SaveOutcome(account, False, refused.message)
+    check = secrets_check(
+        provider=account.provider,
+        environment=environment,
+        secrets=pending,
+        settings=settings,
+        account_id=account.pk,
+    )
+    if not check.ok:
+        if new_secrets:
+            rotation_drop(account=account, reason=check.message, actor=actor, request=request)
+        _audit(
+            account,
+            "account_edited",
+            "refused" if check.refused else "failed",
+            actor=actor,
+            request=request,
+            detail=check.message,
+        )
+        return SaveOutcome(account, False, f"Nothing was changed. {check.message}")
+    with transaction.atomic():
+        ProviderAccount.objects.filter(pk=account.pk).update(
+            label=label, environment=environment, settings=settings, last_verified_at=timezone.now()
+        )
+        if new_secrets:
+            rotation_activate(account=account, token=check.token, actor=actor, request=request)
+        elif check.token is not None:
+            _token_keep(account, check.token)
+        else:
+            AccessToken.objects.filter(account=account).delete()  # another environment's token
+    if new_secrets:
+        rotation_retire(account=account, actor=actor, request=request)
+    changed = sorted(
+        {
+            *(["secrets"] if new_secrets else []),
+            *(["environment"] if environment != account.environment else []),
+            *(["settings"] if settings != dict(account.settings) else []),
+        }
+    )
+    _audit(account, "account_edited", "ok", actor=actor, request=request, detail=", ".join(changed))
+    account.refresh_from_db()
+    return SaveOutcome(account, True, f"Saved. {check.message}")
+
+
 # -- a person's rotation with a new secret -------------------------------------------------------------
 
 
