@@ -138,7 +138,7 @@ class AccountEditForm(forms.Form):
         masks = account.masked_secrets()
         for field in adapter.secret_fields:
             self.fields[SECRET_PREFIX + field.name] = forms.CharField(
-                label=f"New {field.label[:1].lower()}{field.label[1:]}",
+                label=new_label(field.label),
                 required=False,
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
                 help_text=f"Now {masks.get(field.name, 'not set')}; leave empty to keep it.",
@@ -163,6 +163,13 @@ class AccountEditForm(forms.Form):
         }
 
 
+def new_label(label: str) -> str:
+    """ "Partner secret" -> "New partner secret"; an initialism stays as it is ("New API key")."""
+    if len(label) > 1 and label[1].islower():
+        label = label[0].lower() + label[1:]
+    return f"New {label}"
+
+
 def _setting_text(value) -> str:
     return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
 
@@ -178,7 +185,7 @@ class RotateForm(forms.Form):
         masks = account.masked_secrets()
         for name in names:
             self.fields[SECRET_PREFIX + name] = forms.CharField(
-                label=f"New {labels[name][:1].lower()}{labels[name][1:]}",
+                label=new_label(labels[name]),
                 required=False,
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
                 help_text=f"Now {masks.get(name, 'not set')}; leave empty to keep it.",

@@ -537,7 +537,8 @@ def credential_rotate(
         return RotationOutcome(False, "Enter at least one new secret.")
     current = account.secrets()
     pending = {**current, **changed}
-    names = ", ".join(sorted(changed))
+    labels = {field.name: field.label for field in provider_class(account.provider).secret_fields}
+    names = ", ".join(labels.get(name, name) for name in sorted(changed))
     try:
         rotation_begin(
             account=account, pending=pending, actor=actor, request=request, what=f"new {names}"
@@ -846,16 +847,17 @@ def rotation_policy_run(*, now: datetime | None = None) -> dict[str, int]:
         if limit_at - timedelta(days=KEY_REMINDER_DAYS) > now:
             continue
         api = api_name(account.provider)
-        names = ", ".join(issued_secret_names(account.provider))
+        labels = {f.name: f.label for f in provider_class(account.provider).secret_fields}
+        names = ", ".join(labels[name] for name in issued_secret_names(account.provider))
         age = (now - since).days
         ProviderAccount.objects.filter(pk=account.pk).update(key_reminded_at=now)
         if not account.needs_attention:
             attention_set(
                 account=account,
                 cause=AttentionCause.REMINDER,
-                reason=f"The {api} {names} is {age} days old; its limit is "
+                reason=f"The {api} credentials ({names}) are {age} days old; the limit is "
                 f"{account.key_age_limit_days} days (on {limit_at:%Y-%m-%d}).",
-                steps=f"1. Create a new {names} at {api}.\n"
+                steps=f"1. Create new credentials at {api} ({names}).\n"
                 f'2. Enter it here with "Rotate": it is verified before it replaces the old one.\n'
                 f"3. Revoke the old one at {api}.",
             )

@@ -300,7 +300,7 @@ def test_a_provider_issued_key_near_its_age_limit_brings_one_reminder_until_it_i
 
     account = ProviderAccount.objects.get(pk=env.account.pk)
     assert account.needs_attention_cause == AttentionCause.REMINDER
-    assert "80 days old; its limit is 90 days" in account.needs_attention_reason
+    assert "are 80 days old; the limit is 90 days" in account.needs_attention_reason
     new = NEW_SECRETS[env.provider_name]
     account_issue_secrets(account=env.sandbox_account, secrets=new)
     assert rotation.credential_rotate(account=account, new_secrets=new).ok
