@@ -256,9 +256,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Tokens that expire within 10 minutes are refreshed, one task per account under a short lease.
     "refresh-expiring-tokens": {
         "task": "credentials.tasks.refresh_expiring_tokens",
-        "schedule": 60.0,
+        "schedule": 30.0,
+    },
+    # Self-rotations by policy, and reminders for provider-issued keys near their age limit.
+    "credentials-rotation-policy": {
+        "task": "credentials.tasks.rotation_policy",
+        "schedule": 3600.0,
     },
     # Starts the terminal syncs that are due; each account has its own cadence inside its rate budget.
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},

@@ -26,12 +26,29 @@ class AccountState(models.TextChoices):
     ROTATING = "rotating", "Rotation in progress"
 
 
+class RotationStep(models.TextChoices):
+    PENDING = "pending", "New secret stored, being verified"
+    ACTIVATED = "activated", "New secret active, old one not yet retired"
+
+
+class AttentionCause(models.TextChoices):
+    REFRESH = "refresh", "Token refresh failed"
+    ROTATION = "rotation", "Rotation needs a person"
+    REMINDER = "reminder", "Key close to its age limit"
+
+
 class ProviderAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> ProviderAccountQuerySet:
         return scoped_to_merchant(self, user, "merchant")
 
     def active(self) -> ProviderAccountQuerySet:
         return self.filter(is_active=True)
+
+    def needing_attention(self) -> ProviderAccountQuerySet:
+        return self.filter(state=AccountState.NEEDS_ATTENTION)
+
+    def rotating(self) -> ProviderAccountQuerySet:
+        return self.exclude(rotation_step="")
 
 
 class ProviderAccount(models.Model):
@@ -69,6 +86,38 @@ class ProviderAccount(models.Model):
     # which is AccessToken.expires_at and renewed by itself.
     secret_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # -- rotation (credentials/rotation.py) ------------------------------------------------------
+    # Where a two-phase rotation stands: pending (the new secret is stored, not yet verified),
+    # activated (the new one is active, the old one is kept in `previous_secrets_encrypted` until it
+    # is retired). Empty: no rotation in progress. Moves only by conditional UPDATEs.
+    rotation_step = models.CharField(
+        max_length=10, choices=RotationStep.choices, blank=True, default=""
+    )
+    rotation_started_at = models.DateTimeField(null=True, blank=True)
+    previous_secrets_encrypted = models.TextField(blank=True, default="")
+    # When the active secrets were last replaced (the age a reminder counts from).
+    secrets_changed_at = models.DateTimeField(null=True, blank=True)
+    # Policy: rotate by ourselves every N days where the provider allows it (Integra's reset, a new
+    # Klearly merchant token, a new Payroc bearer); None: never by policy.
+    self_rotate_every_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Policy for keys only the provider issues (USAePay, KOMOJU, the Payroc API key): the admin's
+    # age limit; a reminder is due `KEY_REMINDER_DAYS` before it. None: no limit.
+    key_age_limit_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    key_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    # -- needs attention ---------------------------------------------------------------------------
+    # The fact itself is `state` = needs_attention with `state_reason` (why, in plain words) and
+    # `state_changed_at` (since when), set through `account_set_state`. These two say which
+    # mechanism raised it (so only that mechanism's success clears it) and the exact steps.
+    needs_attention_cause = models.CharField(
+        max_length=10, choices=AttentionCause.choices, blank=True, default=""
+    )
+    recovery_steps = models.TextField(blank=True, default="")
+
+    # -- token refresh (credentials/refresh.py) ----------------------------------------------------
+    # A short lease, so one account's token is never refreshed twice at once.
+    refresh_lease_until = models.DateTimeField(null=True, blank=True)
+
     objects = ProviderAccountQuerySet.as_manager()
 
     class Meta:
@@ -99,6 +148,18 @@ class ProviderAccount(models.Model):
 
     def masked_secrets(self) -> dict[str, str]:
         return {name: vault.mask(value) for name, value in self.secrets().items()}
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state == AccountState.NEEDS_ATTENTION
+
+    @property
+    def needs_attention_reason(self) -> str:
+        return self.state_reason if self.needs_attention else ""
+
+    @property
+    def rotation_in_progress(self) -> bool:
+        return bool(self.rotation_step)
 
 
 class AccessToken(models.Model):
@@ -131,6 +192,9 @@ class AuditAction(models.TextChoices):
     ROTATION_ACTIVATED = "rotation_activated", "New secret verified and activated"
     ROTATION_RETIRED = "rotation_retired", "Old secret retired"
     ROTATION_FAILED = "rotation_failed", "New secret failed verification; the old one stays active"
+    ROTATION_RESET = "rotation_reset", "Provider asked to issue a new secret"
+    ROTATION_ABANDONED = "rotation_abandoned", "Interrupted rotation finished the safe way"
+    KEY_REMINDER = "key_reminder", "Key close to its age limit: reminder sent"
     POLICY_CHANGED = "policy_changed", "Rotation policy changed"
     SECRET_REVEAL_REFUSED = (
         "secret_reveal_refused",
@@ -143,6 +207,7 @@ class AuditOutcome(models.TextChoices):
     SUCCESS = "success", "Succeeded"
     FAILURE = "failure", "Failed"
     REFUSED = "refused", "Refused"
+    UNANSWERED = "unanswered", "No answer (the provider's outcome is unknown)"
 
 
 class AuditEntryQuerySet(models.QuerySet):

@@ -14,6 +14,7 @@ from credentials.audit import audit_record
 from credentials.models import (
     AccessToken,
     AccountState,
+    AttentionCause,
     AuditAction,
     AuditOutcome,
     ProviderAccount,
@@ -74,6 +75,38 @@ def account_set_state(
             + (f": {reason}" if reason else ""),
         )
     return True
+
+
+def attention_set(*, account: ProviderAccount, cause: str, reason: str, steps: str = "") -> None:
+    """A person must act: the account needs attention because of `cause` (AttentionCause), with
+    `reason` in plain words and the exact recovery `steps` (never a secret)."""
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        needs_attention_cause=cause, recovery_steps=steps
+    )
+    account.needs_attention_cause, account.recovery_steps = cause, steps
+    account_set_state(account=account, state=AccountState.NEEDS_ATTENTION, reason=reason)
+
+
+def attention_clear(account: ProviderAccount, *causes: str) -> int:
+    """End a "needs attention" raised by one of `causes` (the mechanism that raised it succeeded):
+    the account is valid again. Another cause's attention stays. Returns whether one ended."""
+    cleared = ProviderAccount.objects.filter(
+        pk=account.pk, needs_attention_cause__in=causes
+    ).update(needs_attention_cause="", recovery_steps="")
+    if cleared:
+        account.needs_attention_cause, account.recovery_steps = "", ""
+        account_set_state(account=account, state=AccountState.VALID)
+    return cleared
+
+
+def account_rotation_state(account: ProviderAccount, *, rotating: bool) -> None:
+    """The console's summary of a rotation: `rotating` while one runs; when it is over, valid again
+    (unless it left the account needing attention)."""
+    account.refresh_from_db(fields=["state"])
+    if rotating and account.state != AccountState.NEEDS_ATTENTION:
+        account_set_state(account=account, state=AccountState.ROTATING, audit=False)
+    elif not rotating and account.state == AccountState.ROTATING:
+        account_set_state(account=account, state=AccountState.VALID, audit=False)
 
 
 USED_RESOLUTION_S = 60
@@ -250,6 +283,9 @@ def account_verify(*, account: ProviderAccount, actor=None, request=None) -> Ver
         return VerifyOutcome(False, str(exc))
     detail = f"{listed} terminal{'s' if listed != 1 else ''} listed"
     _audit(account, AuditAction.VERIFIED, actor=actor, request=request, detail=detail)
+    # Credentials that work end a failed refresh's or an unanswered rotation's "needs attention"
+    # (not a key-age reminder: the key is still as old).
+    attention_clear(account, AttentionCause.REFRESH, AttentionCause.ROTATION)
     _verified(account, ok=True)
     return VerifyOutcome(True, f"{api} accepted the credentials ({detail}).")
 
@@ -269,41 +305,3 @@ def _verified(account: ProviderAccount, *, ok: bool, reason: str = "") -> None:
         reason=reason,
         audit=False,  # the verification's own entry says it
     )
-
-
-def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:
-    """Refresh every cached token that expires within `within_seconds` (beat runs this every minute,
-    so a token is replaced well before the adapter's own 2-minute margin). Returns how many."""
-    now = now or timezone.now()
-    refreshed = 0
-    due = AccessToken.objects.filter(
-        expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True
-    )
-    for row in due.select_related("account"):
-        try:
-            provider_for(row.account).obtain_token()
-            refreshed += 1
-        except ProviderError as exc:
-            _audit(
-                row.account,
-                AuditAction.TOKEN_REFRESH_FAILED,
-                outcome=AuditOutcome.FAILURE,
-                detail=f"token refresh failed: {exc.message}",
-            )
-    return refreshed
-
-
-def credentials_reencrypt_all() -> int:
-    """Re-encrypt every secret, pending secret and token under the newest vault key."""
-    count = 0
-    with transaction.atomic():
-        for account in ProviderAccount.objects.select_for_update():
-            account.secrets_encrypted = vault.reencrypt(account.secrets_encrypted)
-            account.pending_secrets_encrypted = vault.reencrypt(account.pending_secrets_encrypted)
-            account.save(update_fields=["secrets_encrypted", "pending_secrets_encrypted"])
-            _audit(account, AuditAction.KEY_ROTATED)
-            count += 1
-        for token in AccessToken.objects.select_for_update():
-            token.token_encrypted = vault.reencrypt(token.token_encrypted)
-            token.save(update_fields=["token_encrypted"])
-    return count

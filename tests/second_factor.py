@@ -7,6 +7,8 @@ confirmed TOTP device and a verified session before any credentials page.
   factor (what the code page does), optionally re-authenticated too (`reauthenticated=True`).
 * `login_verified(client, user)`: `force_login` and `verify_client` in one.
 * `pass_in_browser(page, user)`: a Playwright page logged in as `user` types a code on the code page.
+* `reauthenticate_in_browser(page, device)`: on the "Confirm it is you" page, password and the next
+  code, as before a rotation.
 * `enrol_over_http(client)`: an httpx client logged in to a running server (the demo) enrols
   through the enrolment page as a person does and returns the key, for further codes.
 """
@@ -77,6 +79,16 @@ def pass_in_browser(page, user) -> TOTPDevice:
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: "/second-factor/" not in url)
     return device
+
+
+def reauthenticate_in_browser(page, device: TOTPDevice, *, password: str) -> None:
+    """On the re-authentication page a guarded view sent the page to: type the password and the
+    next code (the one of this step went to the code page), then land back on the guarded page."""
+    page.get_by_role("heading", name="Confirm it is you").wait_for()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="Code", exact=True).fill(next_code(device))
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(lambda url: "/second-factor/" not in url)
 
 
 def enrol_over_http(client) -> str:
