@@ -884,7 +884,7 @@ def rotation_policy_set(
     )
     _audit(
         account,
-        "policy_changed",
+        AuditAction.POLICY_CHANGED,
         AuditOutcome.SUCCESS,
         actor=actor,
         request=request,
@@ -1010,7 +1010,6 @@ def vault_reencrypt_all(*, batch_size: int = 200, on_progress=None) -> Reencrypt
                     counts.values_reencrypted += 1
                 if changed:
                     account.save(update_fields=changed)
-                    _audit(account, AuditAction.KEY_ROTATED, AuditOutcome.SUCCESS)
                     _audit(
                         account,
                         AuditAction.KEY_ROTATED,
