@@ -7,8 +7,7 @@ confirmed TOTP device and a verified session before any credentials page.
   factor (what the code page does), optionally re-authenticated too (`reauthenticated=True`).
 * `login_verified(client, user)`: `force_login` and `verify_client` in one.
 * `pass_in_browser(page, user)`: a Playwright page logged in as `user` types a code on the code page.
-* `reauthenticate_in_browser(page, device)`: on the "Confirm it is you" page, password and the next
-  code, as before a rotation.
+* `enrol_in_browser(page)`: enrolment through the pages (the key read off the page), as a person.
 * `enrol_over_http(client)`: an httpx client logged in to a running server (the demo) enrols
   through the enrolment page as a person does and returns the key, for further codes.
 """
@@ -81,14 +80,18 @@ def pass_in_browser(page, user) -> TOTPDevice:
     return device
 
 
-def reauthenticate_in_browser(page, device: TOTPDevice, *, password: str) -> None:
-    """On the re-authentication page a guarded view sent the page to: type the password and the
-    next code (the one of this step went to the code page), then land back on the guarded page."""
-    page.get_by_role("heading", name="Confirm it is you").wait_for()
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("textbox", name="Code", exact=True).fill(next_code(device))
+def enrol_in_browser(page) -> str:
+    """On a page logged in as a platform or reseller admin: open the console, which sends the
+    person to enrolment; read the key off the page as a person types it into an app, confirm with
+    a code, keep the recovery codes. Returns the key (base32), for further codes."""
+    page.goto("/credentials/")
+    page.get_by_role("heading", name="Set up your second factor").wait_for()
+    key = "".join(page.get_by_test_id("totp-key").inner_text().split())
+    page.get_by_role("textbox", name="Code", exact=True).fill(code_for(key))
     page.get_by_role("button", name="Confirm").click()
-    page.wait_for_url(lambda url: "/second-factor/" not in url)
+    page.get_by_role("button", name="I have kept them: continue").click()
+    page.wait_for_url("**/credentials/")
+    return key
 
 
 def enrol_over_http(client) -> str:

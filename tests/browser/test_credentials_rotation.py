@@ -2,6 +2,7 @@
 then active; the add, rotate and webhook pages are axe-clean at a desktop's and a phone's width."""
 
 import pytest
+from playwright.sync_api import expect
 
 from credentials.models import ProviderAccount
 from sandbox.services import account_issue_secrets
@@ -9,8 +10,7 @@ from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_roles import log_in
 from tests.contract.conftest import ACCOUNTS, make_env
 from tests.credentials.test_rotation import NEW_SECRETS
-from tests.factories import PASSWORD
-from tests.second_factor import pass_in_browser, reauthenticate_in_browser
+from tests.second_factor import enrol_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,10 +28,10 @@ def test_a_platform_admin_rotates_a_usaepay_key_with_verification(
     new = NEW_SECRETS["usaepay"]
     account_issue_secrets(account=env.sandbox_account, secrets=new)
     log_in(page, platform_admin.email)
-    device = pass_in_browser(page, platform_admin)
+    enrol_in_browser(page)  # the credentials pages ask a platform admin for a second factor
 
+    # Enrolment has just proved the password and a code: the rotation asks for neither again.
     page.goto(f"/credentials/{env.account.pk}/rotate/")
-    reauthenticate_in_browser(page, device, password=PASSWORD)  # secrets change: password + code
     page.get_by_label("New API key").fill(new["api_key"])
     page.get_by_label("New API PIN").fill(new["api_pin"])
     page.get_by_role("button", name="Verify and rotate").click()
@@ -44,6 +44,13 @@ def test_a_platform_admin_rotates_a_usaepay_key_with_verification(
     account = ProviderAccount.objects.get(pk=env.account.pk)
     assert account.secrets()["api_key"] == new["api_key"] and account.rotation_step == ""
     screenshot(f"credentials-rotated-{viewport['width']}")
+
+    page.goto(f"/credentials/{env.account.pk}/")
+    expect(page.get_by_test_id("account-state")).to_contain_text("Valid")
+    page.goto("/credentials/audit/")
+    entry = page.get_by_test_id("audit-row").filter(has_text="New secret verified and activated")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text(platform_admin.email)
 
     page.goto(f"/credentials/{env.account.pk}/webhook/")
     assert f"/webhooks/usaepay/{env.account.uuid}/" in page.content()

@@ -244,3 +244,32 @@ def test_only_platform_admins_add_edit_or_rotate(client, tenant_a, role, sandbox
     account = ProviderAccount.objects.get(pk=env.account.pk)
     assert account.secrets() == before and account.rotation_step == ""
     assert ProviderAccount.objects.count() == 1
+
+
+SECRETS_CHANGE = [
+    ("credentials:account_edit", "post"),
+    ("credentials:account_rotate", "post"),
+    ("credentials:account_self_rotate", "post"),
+    ("credentials:account_token_create", "post"),
+]
+
+
+@pytest.mark.parametrize(("name", "method"), SECRETS_CHANGE)
+def test_changing_secrets_asks_for_the_password_and_a_code_again(
+    client, tenant_a, platform_admin, sandbox_settings, name, method
+):
+    """Past the second factor but not re-authenticated in the last minutes: sent to "Confirm it is
+    you" and back, and nothing about the account changes."""
+    env = make_env("usaepay", tenant_a.merchant)
+    env.adapter.close()
+    login_verified(client, platform_admin)
+    before = env.account.secrets()
+
+    response = getattr(client, method)(
+        reverse(name, args=[env.account.pk]), {"api_key": "x" * 12, "api_pin": "1234"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("second_factor_reauthenticate"))
+    account = ProviderAccount.objects.get(pk=env.account.pk)
+    assert account.secrets() == before and account.rotation_step == ""
