@@ -48,6 +48,10 @@ _PRODUCT_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
     "csp",
+    # The second factor (TOTP, and recovery codes as static tokens): dashboard/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dashboard",
     "home",
     "terminals",
@@ -70,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (dashboard/second_factor.py).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Work saved while the broker is down: the person is told it is queued (config/scheduling.py).
     "config.scheduling.QueuedWorkMiddleware",
@@ -250,9 +256,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Tokens that expire within 10 minutes are refreshed, one task per account under a short lease.
     "refresh-expiring-tokens": {
         "task": "credentials.tasks.refresh_expiring_tokens",
-        "schedule": 60.0,
+        "schedule": 30.0,
+    },
+    # Self-rotations by policy, and reminders for provider-issued keys near their age limit.
+    "credentials-rotation-policy": {
+        "task": "credentials.tasks.rotation_policy",
+        "schedule": 3600.0,
     },
     # Starts the terminal syncs that are due; each account has its own cadence inside its rate budget.
     "sync-terminals": {"task": "terminals.tasks.sync_due_accounts", "schedule": 2.0},
@@ -280,6 +292,12 @@ SANDBOX_BASE_URL = env(
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[]) or [
     embedded.development_credentials_key()
 ]
+
+# The second factor (dashboard/second_factor.py): platform and reseller admins need a confirmed TOTP
+# device and a verified session before any credentials page; a rotation or a change of secrets also
+# needs the password and a code within the last SECOND_FACTOR_REAUTH_MINUTES.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Terminal Dashboard")
+SECOND_FACTOR_REAUTH_MINUTES = env.int("SECOND_FACTOR_REAUTH_MINUTES", default=5)
 
 # Every record (Django, Celery, httpx, ours) is rendered by structlog (config/logs.py): readable
 # key-value lines here, one JSON object a line in production (LOG_JSON), with the request id bound

@@ -10,16 +10,116 @@ from django.db import transaction
 from django.utils import timezone
 
 from credentials import budget, vault
-from credentials.models import AccessToken, AuditAction, CredentialAuditEvent, ProviderAccount
+from credentials.audit import audit_record
+from credentials.models import (
+    AccessToken,
+    AccountState,
+    AttentionCause,
+    AuditAction,
+    AuditOutcome,
+    ProviderAccount,
+)
 from providers.base import AccountConfig, Token
 from providers.errors import ProviderError
 from providers.registry import capabilities_for, get_provider, provider_class
 
 
-def _audit(account: ProviderAccount, action: str, *, actor=None, detail: str = "") -> None:
-    CredentialAuditEvent.objects.create(
-        account=account, action=action, actor=actor, detail=detail[:300]
+def _audit(
+    account: ProviderAccount,
+    action: str,
+    *,
+    actor=None,
+    detail: str = "",
+    outcome: str = AuditOutcome.SUCCESS,
+    request=None,
+) -> None:
+    audit_record(
+        action=action, outcome=outcome, actor=actor, account=account, request=request, detail=detail
     )
+
+
+def account_set_state(
+    *,
+    account: ProviderAccount,
+    state: str,
+    reason: str = "",
+    actor=None,
+    request=None,
+    audit: bool = True,
+) -> bool:
+    """Put `account` in `state` (AccountState) with `reason` in plain words (why it is invalid or
+    needs attention, and the recovery steps; never a secret). A change is written to the audit
+    trail; setting the state it already has with the same reason writes nothing. Returns whether
+    anything changed. The rotation and refresh code call this for `rotating` and
+    `needs_attention`; verification sets `valid` and `invalid` itself."""
+    if state not in AccountState.values:
+        raise ValueError(f"unknown account state {state!r}")
+    reason = " ".join(reason.split())[:500]
+    now = timezone.now()
+    changed = (
+        ProviderAccount.objects.filter(pk=account.pk)
+        .exclude(state=state, state_reason=reason)
+        .update(state=state, state_reason=reason, state_changed_at=now)
+    )
+    if not changed:
+        return False
+    previous = account.get_state_display()
+    account.state, account.state_reason, account.state_changed_at = state, reason, now
+    if audit:
+        _audit(
+            account,
+            AuditAction.STATE_CHANGED,
+            actor=actor,
+            request=request,
+            detail=f"{previous} → {account.get_state_display()}"
+            + (f": {reason}" if reason else ""),
+        )
+    return True
+
+
+def attention_set(*, account: ProviderAccount, cause: str, reason: str, steps: str = "") -> None:
+    """A person must act: the account needs attention because of `cause` (AttentionCause), with
+    `reason` in plain words and the exact recovery `steps` (never a secret)."""
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        needs_attention_cause=cause, recovery_steps=steps
+    )
+    account.needs_attention_cause, account.recovery_steps = cause, steps
+    account_set_state(account=account, state=AccountState.NEEDS_ATTENTION, reason=reason)
+
+
+def attention_clear(account: ProviderAccount, *causes: str) -> int:
+    """End a "needs attention" raised by one of `causes` (the mechanism that raised it succeeded):
+    the account is valid again. Another cause's attention stays. Returns whether one ended."""
+    cleared = ProviderAccount.objects.filter(
+        pk=account.pk, needs_attention_cause__in=causes
+    ).update(needs_attention_cause="", recovery_steps="")
+    if cleared:
+        account.needs_attention_cause, account.recovery_steps = "", ""
+        account_set_state(account=account, state=AccountState.VALID)
+    return cleared
+
+
+def account_rotation_state(account: ProviderAccount, *, rotating: bool) -> None:
+    """The console's summary of a rotation: `rotating` while one runs; when it is over, valid again
+    (unless it left the account needing attention)."""
+    account.refresh_from_db(fields=["state"])
+    if rotating and account.state != AccountState.NEEDS_ATTENTION:
+        account_set_state(account=account, state=AccountState.ROTATING, audit=False)
+    elif not rotating and account.state == AccountState.ROTATING:
+        account_set_state(account=account, state=AccountState.VALID, audit=False)
+
+
+USED_RESOLUTION_S = 60
+
+
+def account_mark_used(*, account_id: int, now: datetime | None = None) -> None:
+    """A payment start the provider accepted: the console's "last used". Written at most once a
+    minute an account (one indexed UPDATE that matches nothing otherwise), so a busy account's
+    payments do not all write its row."""
+    now = now or timezone.now()
+    ProviderAccount.objects.filter(pk=account_id).exclude(
+        last_used_at__gt=now - timezone.timedelta(seconds=USED_RESOLUTION_S)
+    ).update(last_used_at=now)
 
 
 @transaction.atomic
@@ -32,6 +132,7 @@ def account_create(
     secrets: dict,
     settings: dict | None = None,
     actor=None,
+    request=None,
 ) -> ProviderAccount:
     account = ProviderAccount.objects.create(
         merchant=merchant,
@@ -41,7 +142,13 @@ def account_create(
         settings=settings or {},
         secrets_encrypted=vault.encrypt(secrets),
     )
-    _audit(account, AuditAction.CREATED, actor=actor)
+    _audit(
+        account,
+        AuditAction.CREATED,
+        actor=actor,
+        request=request,
+        detail=f"{account.get_provider_display()} · {account.get_environment_display()}",
+    )
     return account
 
 
@@ -126,7 +233,7 @@ class VerifyOutcome:
     refused: bool = False  # over the budget: nothing was asked
 
 
-def account_verify(*, account: ProviderAccount, actor=None) -> VerifyOutcome:
+def account_verify(*, account: ProviderAccount, actor=None, request=None) -> VerifyOutcome:
     """Check the account's secret against its provider now: a fresh access token where the provider
     issues them, then its terminal list (an authenticated read every provider has). The outcome is
     written to the account's audit trail.
@@ -154,47 +261,47 @@ def account_verify(*, account: ProviderAccount, actor=None) -> VerifyOutcome:
             finally:
                 budget.budget_record(account.pk, len(requests) - 1)  # a token, further pages
     except ProviderError as exc:
-        _audit(account, AuditAction.VERIFY_FAILED, actor=actor, detail=exc.message)
+        _audit(
+            account,
+            AuditAction.VERIFY_FAILED,
+            actor=actor,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            detail=exc.message,
+        )
+        _verified(account, ok=False, reason=f"{api} did not accept the credentials: {exc.message}")
         return VerifyOutcome(False, f"{api} did not accept the credentials: {exc.message}")
     except LookupError as exc:  # no known environment for this provider
+        _audit(
+            account,
+            AuditAction.VERIFY_FAILED,
+            actor=actor,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            detail=str(exc),
+        )
         return VerifyOutcome(False, str(exc))
     detail = f"{listed} terminal{'s' if listed != 1 else ''} listed"
-    _audit(account, AuditAction.VERIFIED, actor=actor, detail=detail)
+    _audit(account, AuditAction.VERIFIED, actor=actor, request=request, detail=detail)
+    # Credentials that work end a failed refresh's or an unanswered rotation's "needs attention"
+    # (not a key-age reminder: the key is still as old).
+    attention_clear(account, AttentionCause.REFRESH, AttentionCause.ROTATION)
+    _verified(account, ok=True)
     return VerifyOutcome(True, f"{api} accepted the credentials ({detail}).")
 
 
-def token_refresh_due(*, within_seconds: int = 300, now: datetime | None = None) -> int:
-    """Refresh every cached token that expires within `within_seconds` (beat runs this every minute,
-    so a token is replaced well before the adapter's own 2-minute margin). Returns how many."""
-    now = now or timezone.now()
-    refreshed = 0
-    due = AccessToken.objects.filter(
-        expires_at__lte=now + timezone.timedelta(seconds=within_seconds), account__is_active=True
+def _verified(account: ProviderAccount, *, ok: bool, reason: str = "") -> None:
+    """A verification's answer on the account: when, and valid or invalid. A rotation in progress
+    or an account that needs attention keeps that state (the rotation or the person who settles it
+    ends it), so a verification of the active secret never hides it."""
+    now = timezone.now()
+    account.last_verified_at = now
+    ProviderAccount.objects.filter(pk=account.pk).update(last_verified_at=now)
+    if account.state in (AccountState.ROTATING, AccountState.NEEDS_ATTENTION):
+        return
+    account_set_state(
+        account=account,
+        state=AccountState.VALID if ok else AccountState.INVALID,
+        reason=reason,
+        audit=False,  # the verification's own entry says it
     )
-    for row in due.select_related("account"):
-        try:
-            provider_for(row.account).obtain_token()
-            refreshed += 1
-        except ProviderError as exc:
-            _audit(
-                row.account,
-                AuditAction.VERIFY_FAILED,
-                detail=f"token refresh failed: {exc.message}",
-            )
-    return refreshed
-
-
-def credentials_reencrypt_all() -> int:
-    """Re-encrypt every secret, pending secret and token under the newest vault key."""
-    count = 0
-    with transaction.atomic():
-        for account in ProviderAccount.objects.select_for_update():
-            account.secrets_encrypted = vault.reencrypt(account.secrets_encrypted)
-            account.pending_secrets_encrypted = vault.reencrypt(account.pending_secrets_encrypted)
-            account.save(update_fields=["secrets_encrypted", "pending_secrets_encrypted"])
-            _audit(account, AuditAction.KEY_ROTATED)
-            count += 1
-        for token in AccessToken.objects.select_for_update():
-            token.token_encrypted = vault.reencrypt(token.token_encrypted)
-            token.save(update_fields=["token_encrypted"])
-    return count

@@ -7,6 +7,9 @@
   `Model.objects.for_user(user)` (404 outside the user's scope), then the permission is checked
   against it (403), and the view receives the object instead of the URL's key;
   `scoped(Model, related=("terminal",))` loads the relations the page reads in the same query.
+* `@access(..., second_factor=True)`: after the login, a platform or reseller admin whose session
+  has not passed the second factor is sent to enrolment or to the code page first (before the
+  object is looked up, so nothing about it is told); dashboard/second_factor.py.
 * `@public("why")`: no login (login page, health check, provider webhooks, sandbox wire APIs).
 """
 
@@ -88,20 +91,31 @@ def _login_redirect(request):
     return redirect_to_login(request.get_full_path(), login_url)
 
 
-def access(perm: str | None = None, *, obj: Scoped | None = None) -> Callable:
+def access(
+    perm: str | None = None, *, obj: Scoped | None = None, second_factor: bool = False
+) -> Callable:
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return _login_redirect(request)
+            if second_factor:
+                from dashboard.second_factor import second_factor_gate
+
+                gate = second_factor_gate(request)
+                if gate is not None:
+                    return gate
             target = obj.load(request, kwargs) if obj else None
             if perm and not request.user.has_perm(perm, target):
                 raise PermissionDenied("Your role may not do this.")
             return view(request, *args, **kwargs)
 
         wrapped.scoped_model = obj.model if obj else None
-        wrapped.access_policy = f"login, {perm or 'any member'}" + (
-            f", scoped {obj.model.__name__}" if obj else ""
+        wrapped.second_factor = second_factor
+        wrapped.access_policy = (
+            f"login, {perm or 'any member'}"
+            + (f", scoped {obj.model.__name__}" if obj else "")
+            + (", second factor" if second_factor else "")
         )
         return wrapped
 

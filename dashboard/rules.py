@@ -49,3 +49,4 @@ rules.add_perm(
 rules.add_perm("credentials.view_accounts", is_platform_admin | is_reseller_admin)
 rules.add_perm("credentials.verify_account", is_platform_admin | is_reseller_admin)
 rules.add_perm("credentials.manage_accounts", is_platform_admin)
+rules.add_perm("credentials.view_audit", is_platform_admin | is_reseller_admin)

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from dashboard import views
+from dashboard import second_factor, views
 
 org_patterns = (
     [
@@ -25,5 +25,12 @@ urlpatterns = [
     path("accounts/logout/", views.logout, name="logout"),
     path("accounts/password/", views.password_change, name="password_change"),
     path("accounts/password/done/", views.password_change_done, name="password_change_done"),
+    path("accounts/second-factor/", second_factor.enrol, name="second_factor_enrol"),
+    path("accounts/second-factor/code/", second_factor.verify, name="second_factor_verify"),
+    path(
+        "accounts/second-factor/reauthenticate/",
+        second_factor.reauthenticate,
+        name="second_factor_reauthenticate",
+    ),
     path("", include(org_patterns)),
 ]

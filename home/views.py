@@ -68,6 +68,17 @@ def home(request):
     terminal_counts = Terminal.objects.for_user(
         user
     ).status_counts()  # one query, active terminals only
+    from credentials.console import console_summary, merchant_accounts
+
+    credentials_summary = (
+        console_summary(user) if user.has_perm("credentials.view_accounts") else None
+    )
+    # A merchant manager sees that its accounts exist and whether they work, nothing more.
+    provider_accounts = (
+        merchant_accounts(user)
+        if membership is not None and membership.role == Role.MERCHANT_MANAGER
+        else None
+    )
     return render(
         request,
         "home/home.html",
@@ -77,6 +88,8 @@ def home(request):
             "counts": counts,
             "terminal_counts": terminal_counts,
             "terminal_total": sum(terminal_counts.values()),
+            "credentials_summary": credentials_summary,
+            "provider_accounts": provider_accounts,
         },
     )
 

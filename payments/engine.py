@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from credentials.budget import budget_take, tracking_limit
-from credentials.services import provider_for
+from credentials.services import account_mark_used, provider_for
 from payments.models import EventSource, Payment, PaymentEvent, PaymentKind, PaymentStatus
 from payments.state import payment_note, payment_transition
 from providers.base import PaymentKind as ProviderKind
@@ -288,6 +288,7 @@ def payment_start_execute(*, payment_id: int) -> Payment | None:
         )
         return _reload(payment_id)
     _accepted(payment, result, deadline=deadline, from_status=S.CREATED)
+    account_mark_used(account_id=payment.account_id)  # the credentials console's "last used"
     return _reload(payment_id)
 
 

@@ -80,3 +80,30 @@ def _client_socket(environ) -> socket.socket | None:
     rfile = getattr(read, "__self__", None)
     sock = getattr(getattr(rfile, "raw", None), "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def credential_fault(account) -> str:
+    """Uses up one of the account's credential fault switches before its credentials are checked:
+    "5xx" (answer 503, process nothing), "refuse" (answer as for wrong credentials) or "".
+    The account was just read: with no switch on, nothing more is asked of the database."""
+    if not (account.credential_fail_next_5xx or account.credential_refuse_next):
+        return ""
+    return services.account_take_credential_fault(account=account)
+
+
+def deliver_credential(request, account, response: HttpResponse) -> HttpResponse:
+    """The answer of a credential call, unless the account's "lose the next response" switch is on:
+    then the call was processed (a token issued, Integra's token reset) and the answer breaks."""
+    if (
+        account.credential_lose_next_response
+        and not response.streaming
+        and 200 <= response.status_code < 300
+        and services.account_take_lost_response(account=account)
+    ):
+        logger.info(
+            "sandbox: losing the credential response to %s %s on purpose",
+            request.method,
+            request.path,
+        )
+        return broken_response(request, response)
+    return response

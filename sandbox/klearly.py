@@ -75,6 +75,7 @@ import hashlib
 import json
 from functools import wraps
 
+from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -236,11 +237,14 @@ def merchant_token(request):
     if wire.has_nul(partner_id):
         partner_id = ""  # no partner id of ours has one
     candidates = (
-        SandboxAccount.objects.filter(provider=EmulatorName.KLEARLY, secrets__partner_id=partner_id)
+        SandboxAccount.objects.filter(provider=EmulatorName.KLEARLY).filter(
+            Q(secrets__partner_id=partner_id)
+            | Q(issued_secrets__contains=[{"partner_id": partner_id}])
+        )
         if partner_id
         else SandboxAccount.objects.none()
     )
-    partner = [a for a in candidates if a.secrets.get("partner_secret") == partner_secret]
+    partner = [a for a in candidates if _partner_matches(a, partner_id, partner_secret)]
     if not partner:
         return _error(401, "invalid_partner_credentials", "The partner credentials are not valid.")
     body = _body(request)
@@ -253,10 +257,26 @@ def merchant_token(request):
     )
     if not merchant_id or account is None:
         return _error(403, "merchant_not_linked", "The partner is not linked to this merchant.")
+    fault = faults.credential_fault(account)
+    if fault == "5xx":
+        return _unavailable()
+    if fault == "refuse":
+        return _error(401, "invalid_partner_credentials", "The partner credentials are not valid.")
     ttl = int(conf.setting("SANDBOX_KLEARLY_TOKEN_TTL_S"))
     token = services.token_issue(account=account, ttl_s=ttl)
-    return JsonResponse(
+    answer = JsonResponse(
         {WIRE["token.response.token"]: token.token, WIRE["token.response.expires_in"]: ttl}
+    )
+    return faults.deliver_credential(request, account, answer)
+
+
+def _partner_matches(account, partner_id: str, partner_secret: str) -> bool:
+    """The account's partner credentials, or a set Klearly issued beside them, are these."""
+    sets = [account.secrets, *account.issued_secrets]
+    return any(
+        s.get("partner_id", account.secrets.get("partner_id")) == partner_id
+        and s.get("partner_secret") == partner_secret
+        for s in sets
     )
 
 

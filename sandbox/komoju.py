@@ -160,7 +160,10 @@ def komoju_api(view):
     def wrapped(request, *args, **kwargs):
         webhooks.kick_if_due()
         account = _authenticate(request.headers.get("Authorization", ""))
-        if account is None:
+        fault = faults.credential_fault(account) if account is not None else ""
+        if fault == "5xx":
+            return _unavailable()
+        if account is None or fault == "refuse":
             return _error(
                 401, "unauthorized", "Unauthorized request, please make sure your API key is valid."
             )
@@ -168,7 +171,7 @@ def komoju_api(view):
             return _not_found("Resource")  # no id of ours has one
         if wire.query_has_nul(request):
             return _error(400, "bad_request", "A parameter carries a NUL character.")
-        return view(request, account, *args, **kwargs)
+        return faults.deliver_credential(request, account, view(request, account, *args, **kwargs))
 
     return public("KOMOJU emulator wire API; the secret key is checked by the view")(
         csrf_exempt(wrapped)
@@ -186,9 +189,9 @@ def _authenticate(header: str) -> SandboxAccount | None:
     secret_key = decoded.partition(":")[0]
     if not secret_key or wire.has_nul(secret_key):
         return None
-    return SandboxAccount.objects.filter(
-        provider=EmulatorName.KOMOJU, secrets__secret_key=secret_key
-    ).first()
+    return services.account_by_secret(
+        provider=EmulatorName.KOMOJU, name="secret_key", value=secret_key
+    )[0]
 
 
 def _body(request) -> dict | None:

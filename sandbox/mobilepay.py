@@ -759,23 +759,38 @@ def refund_cancel(request, account, params):
 # -- management -----------------------------------------------------------------------------------
 
 
+def _credential_fault(account, refusal: str) -> None:
+    """The account's credential fault switches, before a token is created or reset."""
+    fault = faults.credential_fault(account)
+    if fault == "5xx":
+        raise _Unavailable()
+    if fault == "refuse":
+        raise Failure(refusal)
+
+
 @integra("PosManageViewModel", methods=("GET", "POST"), authenticated=False)
 def manage_token(request, account, params):
+    _credential_fault(account, TOKEN_EXISTS)
     try:
         token = services.integra_token_create(account=account)
     except services.Refused:
         raise Failure(TOKEN_EXISTS) from None
-    return {ASSUMED["token"]: token.token}
+    answer = _envelope(request, "PosManageViewModel", {ASSUMED["token"]: token.token})
+    return faults.deliver_credential(request, account, answer)
 
 
 @integra("PosManageViewModel", authenticated=False)
 def manage_token_reset(request, account, params):
     previous = params.require("previousAccessToken")
+    _credential_fault(account, TOKEN_MISMATCH)
     try:
         token = services.integra_token_reset(account=account, previous=previous)
     except services.Refused:
         raise Failure(TOKEN_MISMATCH) from None
-    return {ASSUMED["token"]: token.token}
+    # The previous token stopped working in the same transaction: a lost answer leaves the merchant
+    # with a token only Integra knows.
+    answer = _envelope(request, "PosManageViewModel", {ASSUMED["token"]: token.token})
+    return faults.deliver_credential(request, account, answer)
 
 
 @integra("PosManageViewModel", methods=("GET", "POST"))

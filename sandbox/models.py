@@ -31,6 +31,21 @@ class SandboxAccount(models.Model):
     secrets = models.JSONField(default=dict, blank=True)
     settings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Further secret sets the provider issued beside `secrets` (a new API key made in its portal),
+    # each accepted like `secrets` until it is revoked: [{"api_key": …, "api_pin": …}, …].
+    issued_secrets = models.JSONField(default=list, blank=True)
+    # Credential fault switches, for the calls that check this account's credentials: Payroc's
+    # identity service, Klearly's merchant token, Integra's manage/token and token/reset, and every
+    # USAePay and KOMOJU call (they check the key on each one).
+    credential_fail_next_5xx = models.PositiveIntegerField(
+        default=0, help_text="Answer the next N credential checks with a 5xx, processing nothing"
+    )
+    credential_lose_next_response = models.BooleanField(
+        default=False, help_text="Process the next credential call, then break its response"
+    )
+    credential_refuse_next = models.BooleanField(
+        default=False, help_text="Refuse the next credential check as wrong credentials"
+    )
 
     class Meta:
         ordering = ["provider", "label"]

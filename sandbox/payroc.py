@@ -243,17 +243,18 @@ def authorize(request):
     api_key = request.headers.get("x-api-key", "")
     if wire.has_nul(api_key):
         return _problem(NOT_AUTHORIZED)  # no key of ours has one
-    account = (
-        SandboxAccount.objects.filter(
-            provider=EmulatorName.PAYROC, secrets__api_key=api_key
-        ).first()
-        if api_key
-        else None
+    account, _ = services.account_by_secret(
+        provider=EmulatorName.PAYROC, name="api_key", value=api_key
     )
     if account is None:
         return _problem(NOT_AUTHORIZED)
+    fault = faults.credential_fault(account)
+    if fault == "5xx":
+        return _unavailable()
+    if fault == "refuse":
+        return _problem(NOT_AUTHORIZED)
     token = services.token_issue(account=account)
-    return _json(
+    answer = _json(
         {
             "access_token": token.token,
             "expires_in": int(conf.setting("SANDBOX_PAYROC_TOKEN_TTL_S")),
@@ -261,6 +262,7 @@ def authorize(request):
             "token_type": "Bearer",
         }
     )
+    return faults.deliver_credential(request, account, answer)
 
 
 def _bearer(view):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from sandbox import conf, scenarios, webhooks
@@ -204,6 +204,103 @@ def device_take_lost_response(*, device: SandboxDevice) -> bool:
             lose_next_response=False
         )
         == 1
+    )
+
+
+# -- credentials: keys the provider issues, and the credential fault switches ---------------------
+
+
+def account_by_secret(
+    *, provider: str, name: str, value: str
+) -> tuple[SandboxAccount | None, dict]:
+    """The account of `provider` whose secrets, or a set issued beside them, hold `name` = `value`,
+    with the matching set (the rest of `secrets` filled in): `(None, {})` when none has it."""
+    if not value:
+        return None, {}
+    account = (
+        SandboxAccount.objects.filter(provider=provider)
+        .filter(Q(**{f"secrets__{name}": value}) | Q(issued_secrets__contains=[{name: value}]))
+        .order_by("pk")
+        .first()
+    )
+    if account is None:
+        return None, {}
+    if str(account.secrets.get(name) or "") == value:
+        return account, dict(account.secrets)
+    issued = next(s for s in account.issued_secrets if s.get(name) == value)
+    return account, {**account.secrets, **issued}
+
+
+def account_issue_secrets(*, account: SandboxAccount, secrets: dict) -> SandboxAccount:
+    """The provider's portal issues a further key set (`{"api_key": …, "api_pin": …}`): it works
+    beside the current one until one of them is revoked."""
+    with transaction.atomic():
+        locked = SandboxAccount.objects.select_for_update().get(pk=account.pk)
+        locked.issued_secrets = [*locked.issued_secrets, dict(secrets)]
+        locked.save(update_fields=["issued_secrets"])
+    account.refresh_from_db()
+    return account
+
+
+def account_revoke_secret(*, account: SandboxAccount, name: str, value: str) -> SandboxAccount:
+    """The key with `name` = `value` stops working. Revoking the current one promotes the first
+    issued set to current (the provider keeps the account's newest key)."""
+    with transaction.atomic():
+        locked = SandboxAccount.objects.select_for_update().get(pk=account.pk)
+        issued = [s for s in locked.issued_secrets if s.get(name) != value]
+        if str(locked.secrets.get(name) or "") == value:
+            if issued:
+                locked.secrets = {**locked.secrets, **issued.pop(0)}
+            else:
+                locked.secrets = {k: v for k, v in locked.secrets.items() if k != name}
+        locked.issued_secrets = issued
+        locked.save(update_fields=["secrets", "issued_secrets"])
+    account.refresh_from_db()
+    return account
+
+
+def account_set_credential_faults(
+    *,
+    account: SandboxAccount,
+    fail_next_5xx: int | None = None,
+    lose_next_response: bool | None = None,
+    refuse_next: bool | None = None,
+) -> SandboxAccount:
+    """Sets the account's credential fault switches (None leaves one as it is)."""
+    changes = {
+        name: value
+        for name, value in {
+            "credential_fail_next_5xx": fail_next_5xx,
+            "credential_lose_next_response": lose_next_response,
+            "credential_refuse_next": refuse_next,
+        }.items()
+        if value is not None
+    }
+    if changes:
+        SandboxAccount.objects.filter(pk=account.pk).update(**changes)
+    account.refresh_from_db()
+    return account
+
+
+def account_take_credential_fault(*, account: SandboxAccount) -> str:
+    """Uses up one credential fault of the account: "5xx" (answer 503, process nothing), "refuse"
+    (answer as for wrong credentials), or "" when none is set."""
+    rows = SandboxAccount.objects.filter(pk=account.pk)
+    if rows.filter(credential_fail_next_5xx__gt=0).update(
+        credential_fail_next_5xx=F("credential_fail_next_5xx") - 1
+    ):
+        return "5xx"
+    if rows.filter(credential_refuse_next=True).update(credential_refuse_next=False):
+        return "refuse"
+    return ""
+
+
+def account_take_lost_response(*, account: SandboxAccount) -> bool:
+    """Uses up the account's "lose the next credential response" switch."""
+    return bool(
+        SandboxAccount.objects.filter(pk=account.pk, credential_lose_next_response=True).update(
+            credential_lose_next_response=False
+        )
     )
 
 

@@ -178,11 +178,16 @@ def usaepay_api(view):
         account, error = _authenticate(request.headers.get("Authorization", ""))
         if error:
             return _error(error)
+        fault = faults.credential_fault(account)
+        if fault == "5xx":
+            return _error(GATEWAY_OFFLINE)
+        if fault == "refuse":
+            return _error(UNKNOWN_KEY)
         if wire.has_nul(kwargs.values()):
             return _error(RECORD_NOT_FOUND)  # no key of ours has one
         if wire.query_has_nul(request):
             return _error(INVALID_DATA)
-        return view(request, account, *args, **kwargs)
+        return faults.deliver_credential(request, account, view(request, account, *args, **kwargs))
 
     return public("USAePay emulator wire API; the API key hash is checked by the view")(
         csrf_exempt(wrapped)
@@ -200,16 +205,12 @@ def _authenticate(header: str) -> tuple[SandboxAccount | None, tuple | None]:
     api_key, _, api_hash = decoded.partition(":")
     if wire.has_nul(api_key):
         return None, UNKNOWN_KEY  # no key of ours has one
-    account = (
-        SandboxAccount.objects.filter(
-            provider=EmulatorName.USAEPAY, secrets__api_key=api_key
-        ).first()
-        if api_key
-        else None
+    account, matched = services.account_by_secret(
+        provider=EmulatorName.USAEPAY, name="api_key", value=api_key
     )
     if account is None:
         return None, UNKNOWN_KEY
-    pin = str(account.secrets.get("api_pin") or "")
+    pin = str(matched.get("api_pin") or "")
     if not api_hash:
         return (account, None) if not pin else (None, PIN_REQUIRED)
     method, _, rest = api_hash.partition("/")

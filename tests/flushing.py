@@ -8,11 +8,18 @@ replaces the flush SQL of the test run only (the product never flushes) with DEL
 before parents, inside the transaction Django's flush command already opens; foreign keys that are
 deferrable wait for its end, and the NOT DEFERRABLE composite keys (store and merchant) are
 satisfied by the order. A flush that resets sequences keeps Django's TRUNCATE.
+
+The credentials audit trail is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE, credentials
+migration 0004): the flush, and only the flush, opens it for its own transaction with
+`SET LOCAL credentials.allow_audit_flush = 'on'` (`ALLOW_AUDIT_FLUSH`).
 """
 
 from __future__ import annotations
 
 from graphlib import TopologicalSorter
+
+# The escape the audit trail's trigger honours, for this transaction only (credentials 0004).
+ALLOW_AUDIT_FLUSH = "SET LOCAL credentials.allow_audit_flush = 'on';"
 
 
 def _deletion_order(tables: list[str]) -> list[str]:
@@ -43,10 +50,11 @@ def install() -> None:
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or not tables:
-            return truncate(
+            statements = truncate(
                 self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
-        return ["SET CONSTRAINTS ALL DEFERRED;"] + [
+            return [ALLOW_AUDIT_FLUSH, *statements] if statements else statements
+        return [ALLOW_AUDIT_FLUSH, "SET CONSTRAINTS ALL DEFERRED;"] + [
             f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
             for table in _deletion_order(list(tables))
         ]

@@ -23,7 +23,9 @@ SCHEDULING_CALLS = {
 }
 # Service modules: the only ones that schedule work, and what tasks call (payments splits its
 # services by concern: payments/engine.py starts and follows payments, payments/actions.py acts on them).
-SERVICE_MODULES = {"services", "engine", "actions"}
+# credentials splits its services the same way: credentials/refresh.py refreshes tokens,
+# credentials/rotation.py rotates credentials.
+SERVICE_MODULES = {"services", "engine", "actions", "refresh", "rotation"}
 # The app's task class: how a service's apply_async_on_commit reaches the broker (and what happens
 # when it cannot), not a place that decides to schedule anything.
 TASK_CLASS_MODULE = ROOT / "config" / "scheduling.py"

@@ -16,6 +16,7 @@ from django.urls import reverse
 from dashboard.models import Role
 from tests.dashboard.test_access_policies import ALL_PATTERNS, _instances
 from tests.factories import PASSWORD, PaymentFactory, make_account, make_payment_terminal
+from tests.second_factor import verify_client
 from tests.terminals.conftest import sandbox_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,7 +217,12 @@ def test_every_url_answers_with_the_policy_and_private_no_store(
     client, tenant_a, platform_admin, everything, who
 ):
     objects, device = everything
-    client.force_login(platform_admin if who == "platform admin" else tenant_a.users[who])
+    user = platform_admin if who == "platform admin" else tenant_a.users[who]
+    client.force_login(user)
+    if who == "platform admin":
+        # Past the second factor and re-authenticated: every credentials page answers 200, the
+        # ones that change secrets included.
+        verify_client(client, user, reauthenticated=True)
     statuses = {}
     for url in _urls(objects, device):
         response = client.get(url)
@@ -229,6 +235,26 @@ def test_every_url_answers_with_the_policy_and_private_no_store(
             assert not inline_code(response.content.decode()), url
     pages = [url for url, status in statuses.items() if status == 200]
     assert len(pages) >= (20 if who == "platform admin" else 8), statuses
+    if who == "platform admin":
+        # Past the second factor: every credentials page answers (a POST-only one refuses a GET).
+        assert all(
+            statuses[url] in (200, 405) for url in statuses if url.startswith("/credentials/")
+        ), statuses
+
+
+@pytest.mark.django_db
+def test_the_second_factor_enrolment_page_draws_its_qr_code_within_the_policy(
+    client, platform_admin
+):
+    """The page with the QR code (inline SVG) is seen only before enrolment, so the walk above,
+    past the second factor, does not see it."""
+    client.force_login(platform_admin)
+    response = client.get(reverse("second_factor_enrol"))
+    body = response.content.decode()
+    assert response.status_code == 200 and '<svg class="qr-code"' in body
+    assert_strict(response)
+    assert_private_no_store(response)
+    assert not inline_code(body)
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from terminals.models import Terminal
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_roles import log_in
 from tests.factories import PASSWORD
+from tests.second_factor import pass_in_browser
 from tests.terminals.conftest import sandbox_fleet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,6 +61,7 @@ def test_every_page_fits_the_window_without_horizontal_scrolling(
     screenshot(f"page-login-{size}")
 
     log_in(page, platform_admin.email)
+    pass_in_browser(page, platform_admin)  # the credentials pages are behind the second factor
     terminal = Terminal.objects.get(name="Front counter")
     payroc = Terminal.objects.get(account=fleet["payroc"].account)
     device = fleet["usaepay"].devices[0]
@@ -78,6 +80,8 @@ def test_every_page_fits_the_window_without_horizontal_scrolling(
         "store-new": "/stores/new/",
         "accounts": "/credentials/",
         "account": f"/credentials/{fleet['usaepay'].account.pk}/",
+        "audit": "/credentials/audit/",
+        "second-factor": "/accounts/second-factor/",
         "password": "/accounts/password/",
         "not-found": "/merchants/999999/",
         "sandbox": "/sandbox/",
@@ -85,6 +89,7 @@ def test_every_page_fits_the_window_without_horizontal_scrolling(
     }
     for name, url in pages.items():
         page.goto(url)
+        assert page.url.endswith(url), f"{url} sent the admin on to {page.url}"
         assert_fits(page, width)
         if name in ("home", "fleet", "terminal"):
             screenshot(f"page-{name}-{size}")

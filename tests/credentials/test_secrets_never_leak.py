@@ -18,6 +18,7 @@ from providers.errors import ProviderError
 from providers.recovery import start_exactly_once
 from sandbox.models import SandboxDevice
 from tests.contract.conftest import make_env
+from tests.second_factor import login_verified
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,8 +86,14 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(
         haystack.append(out.getvalue())
 
     client = Client()
-    client.force_login(platform_admin)
-    pages = ["/", "/credentials/", "/sandbox/"]
+    login_verified(client, platform_admin)
+    pages = [
+        "/",
+        "/credentials/",
+        "/credentials/audit/",
+        "/credentials/audit/?format=csv",
+        "/sandbox/",
+    ]
     from credentials.models import ProviderAccount
 
     pages += [f"/credentials/{pk}/" for pk in ProviderAccount.objects.values_list("pk", flat=True)]
@@ -96,7 +103,8 @@ def test_no_secret_or_token_appears_in_logs_pages_or_command_output(
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url
-        haystack.append(response.content.decode())
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        haystack.append(content.decode())
 
     assert AccessToken.objects.exists(), "the flows obtained at least one token to look for"
     haystack += [record.getMessage() for record in caplog.records]

@@ -78,7 +78,9 @@ def test_mask_shows_only_the_last_four_characters():
 
 @pytest.mark.django_db
 def test_the_account_page_shows_a_masked_secret_only(client, platform_admin, account):
-    client.force_login(platform_admin)
+    from tests.second_factor import login_verified
+
+    login_verified(client, platform_admin)
     body = client.get(f"/credentials/{account.pk}/").content.decode()
     assert SECRET not in body and "987654" not in body
     assert "••••" + SECRET[-4:] in body

@@ -10,6 +10,7 @@ from django.urls import reverse
 from credentials import budget
 from credentials.models import AuditAction
 from dashboard.models import Role
+from tests.second_factor import login_verified
 from tests.terminals.conftest import sandbox_fleet
 
 
@@ -30,7 +31,7 @@ def _verify(client, account) -> str:
 def test_verify_now_asks_the_provider_and_records_who_asked(client, tenant_a, emulator_calls):
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=2)
     admin = tenant_a.users[Role.RESELLER_ADMIN]
-    client.force_login(admin)
+    login_verified(client, admin)
 
     body = _verify(client, fleet.account)
 
@@ -46,7 +47,7 @@ def test_credentials_the_provider_refuses_are_recorded_as_a_failed_verification(
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
     fleet.sandbox_account.secrets = {**fleet.sandbox_account.secrets, "api_key": "_" + "x" * 31}
     fleet.sandbox_account.save()
-    client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
+    login_verified(client, tenant_a.users[Role.RESELLER_ADMIN])
 
     body = _verify(client, fleet.account)
 
@@ -59,7 +60,7 @@ def test_fifteen_verify_presses_make_one_call_and_say_when_it_was_verified(
     client, tenant_a, emulator_calls
 ):
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
-    client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
+    login_verified(client, tenant_a.users[Role.RESELLER_ADMIN])
 
     bodies = [_verify(client, fleet.account) for _ in range(15)]
 
@@ -77,7 +78,7 @@ def test_a_verify_press_finds_the_budget_the_trackers_spent_and_asks_nothing(
     fleet = sandbox_fleet("usaepay", tenant_a.merchant, devices=1)
     while budget.budget_take(fleet.account.pk, limit=45) == 0.0:  # as trackers and actions would
         pass
-    client.force_login(tenant_a.users[Role.RESELLER_ADMIN])
+    login_verified(client, tenant_a.users[Role.RESELLER_ADMIN])
 
     body = _verify(client, fleet.account)
 

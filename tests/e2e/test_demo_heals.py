@@ -26,6 +26,7 @@ import psutil
 from home.demo_data import DEMO_PASSWORD, DEMO_PROVIDER_ACCOUNTS
 from providers.registry import PROVIDER_CLASSES
 from tests.e2e.test_make_demo import ROOT, _free_port, _ours
+from tests.second_factor import enrol_over_http
 
 # Every secret of every demo provider account (keys, tokens, webhook secrets, Klearly's partner id).
 DEMO_SECRETS = sorted(
@@ -87,6 +88,7 @@ def _a_person_presses_every_provider_button(url: str, *, output: Path) -> None:
     every terminal; Verify now on every provider account. Each answers in plain words."""
     with httpx.Client(base_url=url, timeout=120) as client:
         csrf = _login(client, "admin@demo.test")
+        enrol_over_http(client)  # the credentials pages ask a platform admin for a second factor
 
         sync = client.post("/terminals/sync/", data=csrf)
         assert sync.status_code == 302, sync.text[:2000]
