@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from credentials import rotation
+from credentials import rotation, webhook_check
 from credentials.forms import (
     AccountAddForm,
     AccountEditForm,
@@ -100,8 +100,26 @@ def account_webhook(request, account):
     return render(
         request,
         "credentials/account_webhook.html",
-        {"account": account, "has_webhooks": has_webhooks, "url": url, "signing": signing},
+        {
+            "account": account,
+            "has_webhooks": has_webhooks,
+            "url": url,
+            "signing": signing,
+            "can_send_test": webhook_check.webhook_test_offered(account),
+        },
     )
+
+
+@access(MANAGE, obj=scoped(ProviderAccount, name="account"), second_factor=True)
+@require_POST
+def account_webhook_test(request, account):
+    """ "Send a test webhook": the sandbox sends one, the page says whether it arrived, signed."""
+    outcome = webhook_check.webhook_test_send(account=account, actor=request.user, request=request)
+    if outcome.refused:
+        messages.info(request, outcome.message)
+    else:
+        (messages.success if outcome.ok else messages.error)(request, outcome.message)
+    return redirect("credentials:account_webhook", pk=account.pk)
 
 
 @access(MANAGE, obj=scoped(ProviderAccount, name="account"), second_factor=True)

@@ -118,6 +118,14 @@ class ProviderAccount(models.Model):
     # A short lease, so one account's token is never refreshed twice at once.
     refresh_lease_until = models.DateTimeField(null=True, blank=True)
 
+    # -- webhooks (credentials/webhook_check.py) ---------------------------------------------------
+    # The last delivery to the account's webhook address whose signature matched the webhook secret
+    # held here, and the last one refused for its signature (stamped by payments/webhooks.py; the
+    # deliveries themselves are payments' ReceivedWebhook). The webhook page and its "Send a test
+    # webhook" read them.
+    webhook_received_at = models.DateTimeField(null=True, blank=True)
+    webhook_refused_at = models.DateTimeField(null=True, blank=True)
+
     objects = ProviderAccountQuerySet.as_manager()
 
     class Meta:
@@ -201,6 +209,7 @@ class AuditAction(models.TextChoices):
         "Secret reveal refused (secrets are write-only)",
     )
     KEY_ROTATED = "key_rotated", "Re-encrypted under the newest vault key"
+    WEBHOOK_TESTED = "webhook_tested", "Test webhook sent"
 
 
 class AuditOutcome(models.TextChoices):

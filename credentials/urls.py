@@ -17,6 +17,7 @@ urlpatterns += [
     path("new/", account_views.account_add, name="account_add"),
     path("<int:pk>/edit/", account_views.account_edit, name="account_edit"),
     path("<int:pk>/webhook/", account_views.account_webhook, name="account_webhook"),
+    path("<int:pk>/webhook/test/", account_views.account_webhook_test, name="account_webhook_test"),
     path("<int:pk>/rotate/", account_views.account_rotate, name="account_rotate"),
     path("<int:pk>/rotate/self/", account_views.account_self_rotate, name="account_self_rotate"),
     path(

@@ -3,7 +3,9 @@
 A webhook is a trigger, never the truth: the delivery is verified with the account's secret
 (`ProviderAdapter.verify_webhook`), stored once per (account, provider event id) in ReceivedWebhook,
 and the payment it names is re-read from the provider by the tracker (`payment_track_soon`). No
-provider call happens while the delivery waits for its answer.
+provider call happens while the delivery waits for its answer. Each checked delivery also stamps
+the account (`credentials.webhook_check.webhook_seen`: received, or refused for its signature)
+for the account's webhook page and its "Send a test webhook".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.utils import timezone
 
 from credentials.models import ProviderAccount
 from credentials.services import provider_for
+from credentials.webhook_check import webhook_seen
 from payments import engine
 from payments.models import Payment, ReceivedWebhook, SignatureVerdict
 from payments.redaction import redact
@@ -63,6 +66,7 @@ def webhook_receive(
         event = adapter.verify_webhook(headers, body)
     except InvalidSignature:
         logger.warning("webhook for account %s refused: bad signature", account.pk)
+        webhook_seen(account_id=account.pk, valid=False)
         return WebhookAnswer(400, "Bad signature.")
     except InvalidRequest:
         return WebhookAnswer(400, "Bad body.")
@@ -71,6 +75,8 @@ def webhook_receive(
     finally:
         adapter.close()
 
+    # A test event (KOMOJU's `ping`, the sandbox's `webhook.test`) names no payment: it is stored
+    # like any other and read by nobody.
     refs = Q()
     if event.payment_ref:
         refs |= Q(provider_ref=event.payment_ref)
@@ -96,7 +102,9 @@ def webhook_receive(
                 received_at=now,
             )
     except IntegrityError:
+        webhook_seen(account_id=account.pk, valid=True)
         return WebhookAnswer(200, "Already received.")
+    webhook_seen(account_id=account.pk, valid=True)  # the webhook page's "last received"
     if payment_id is None:
         ReceivedWebhook.objects.filter(pk=received.pk).update(
             processed_at=now, outcome="No payment of ours."

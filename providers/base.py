@@ -401,6 +401,10 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Below an emulator's base URL: the sandbox's "send a test webhook" (no provider has it).
+SANDBOX_TEST_WEBHOOK_PATH = "_sandbox/webhook-test"
+
+
 class ProviderAdapter(ABC):
     """One provider's wire API behind the common contract.
 
@@ -602,6 +606,25 @@ class ProviderAdapter(ABC):
         ``capabilities.has_webhooks`` is False.
         """
         raise UnsupportedOperation(f"{self.name} sends no payment webhooks.")
+
+    def send_sandbox_test_webhook(self, url: str) -> str:
+        """Ask our sandbox's emulator of this provider to send one signed test event to ``url``;
+        returns its event id.
+
+        Only for an account in ``Environment.SANDBOX`` of a provider with webhooks, else
+        UnsupportedOperation: ``SANDBOX_TEST_WEBHOOK_PATH`` is the sandbox's own endpoint (each
+        emulator's docstring, "Test webhook"), no provider's. Real providers send their test
+        events from their own dashboards. The call is authenticated like every other call of the
+        adapter (its ``_send``), moves no money and may be tried again.
+        """
+        if not self.capabilities.has_webhooks or self.account.environment != Environment.SANDBOX:
+            raise UnsupportedOperation(
+                f"Only our sandbox sends test webhooks of {self.display_name} on request."
+            )
+        # Each adapter of a provider with webhooks has its own authenticated `_send`.
+        response = self._send("POST", SANDBOX_TEST_WEBHOOK_PATH, json={"url": url})
+        event_id = self._json_object(response).get("event_id")
+        return event_id if isinstance(event_id, str) else ""
 
     # -- helpers for adapters ----------------------------------------------
 

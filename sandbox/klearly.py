@@ -65,6 +65,11 @@ Everything at wire level. The sandbox speaks exactly the format the dashboard's 
 * **Faults**: the 5xx switch answers 503 `{"error": {"code": "service_unavailable"}}` on calls
   that name a device or payment of it; a lost response is the `POST payments` answer, after the
   payment started.
+* **Test webhook**: `POST _sandbox/webhook-test` `{"url"}` with the merchant token (the sandbox's
+  own endpoint: Klearly documents no way to send a test notification) -> 202 `{"event_id",
+  "event_type": "webhook.test"}`; the event is the notification envelope with type
+  `webhook.test` and empty `data` (no test event of Klearly's is known). A `url` that is not an
+  http(s) address: 400 `invalid_request`.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ from functools import wraps
 
 from django.db.models import Q
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
@@ -603,3 +609,30 @@ def webhook_events(payment: SandboxPayment, change: str) -> list:
         "createdAt": _iso(payment.decided_at or payment.created_at),
     }
     return [webhooks.Event(event_id, event_type, body)]
+
+
+def webhook_test_event(account: SandboxAccount) -> webhooks.Event:
+    """Klearly documents no test notification (OUR ASSUMPTION): the payment notification's
+    envelope with the type `webhook.test` and no payment in `data`."""
+    event_id = "evt_" + services.random_id(24)
+    body = {
+        WIRE["event.id"]: event_id,
+        WIRE["event.type"]: "webhook.test",
+        WIRE["event.data"]: {},
+        "createdAt": _iso(timezone.now()),
+    }
+    return webhooks.Event(event_id, "webhook.test", body)
+
+
+@klearly_api
+def webhook_test(request, account):
+    """The sandbox's "send a test webhook" (see the module docstring)."""
+    if request.method != "POST":
+        return _not_allowed()
+    url = webhooks.webhook_test_url(_body(request))
+    if url is None:
+        return _invalid("url must be an http(s) address.")
+    delivery = webhooks.account_send_test_webhook(account=account, url=url)
+    return JsonResponse(
+        {"event_id": delivery.event_id, "event_type": delivery.event_type}, status=202
+    )

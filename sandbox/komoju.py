@@ -68,6 +68,11 @@ KOMOJU documents none of these; the sandbox chooses, and the dashboard's adapter
 * **Faults**: the 5xx switch answers 503 `{"error": {"code": "service_unavailable", …}}` on
   every call that names a terminal, session or payment of the device (not on `POST /sessions`,
   which names none); a lost response is the push (or capture, refund) answer, after the work.
+* **Test webhook**: `POST /_sandbox/webhook-test` `{"url"}` (the sandbox's own endpoint, not
+  KOMOJU's: KOMOJU sends its `ping` event from the dashboard) -> 202 `{"event_id", "event_type":
+  "ping"}`; the `ping` event is the Event envelope with empty `data` (KOMOJU lists `ping` among
+  its events without showing its body). A `url` that is not an http(s) address: 400
+  `bad_request`.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ from functools import wraps
 
 from django.http import JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
@@ -758,3 +764,32 @@ def webhook_events(payment: SandboxPayment, change: str) -> list:
             )
         )
     return events
+
+
+def webhook_test_event(account: SandboxAccount) -> webhooks.Event:
+    """KOMOJU's `ping` (komoju.md §5 lists it; its body is not shown): the Event envelope with no
+    payment in `data`."""
+    event_id = services.random_id(25)
+    body = {
+        "id": event_id,
+        "type": "ping",
+        "resource": "event",
+        "data": {},
+        "created_at": _iso(timezone.now()),
+        "reason": None,
+    }
+    return webhooks.Event(event_id, "ping", body)
+
+
+@komoju_api
+def webhook_test(request, account):
+    """The sandbox's "send a test webhook" (see the module docstring)."""
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "Method not allowed.")
+    url = webhooks.webhook_test_url(_body(request))
+    if url is None:
+        return _error(400, "bad_request", "url must be an http(s) address.", "url")
+    delivery = webhooks.account_send_test_webhook(account=account, url=url)
+    return JsonResponse(
+        {"event_id": delivery.event_id, "event_type": delivery.event_type}, status=202
+    )

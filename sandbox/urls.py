@@ -65,6 +65,7 @@ usaepay_patterns = [
         name="usaepay_payrequest",
     ),
     path("usaepay/api/v2/transactions", usaepay.transactions, name="usaepay_transactions"),
+    path("usaepay/api/v2/_sandbox/webhook-test", usaepay.webhook_test, name="usaepay_webhook_test"),
     path(
         "usaepay/api/v2/transactions/<str:trankey>", usaepay.transaction, name="usaepay_transaction"
     ),
@@ -132,6 +133,7 @@ komoju_patterns = [
         for action in ("push", "cancel", "print")
     ],
     path(KOMOJU + "payments/<str:payment_id>", komoju.payment, name="komoju_payment"),
+    path(KOMOJU + "_sandbox/webhook-test", komoju.webhook_test, name="komoju_webhook_test"),
     *[
         path(
             KOMOJU + f"payments/<str:payment_id>/{action}",
@@ -150,6 +152,7 @@ klearly_patterns = [
     path(KLEARLY + "terminals", klearly.terminals, name="klearly_terminals"),
     path(KLEARLY + "terminals/<str:terminal_id>", klearly.terminal, name="klearly_terminal"),
     path(KLEARLY + "payments", klearly.payments, name="klearly_payments"),
+    path(KLEARLY + "_sandbox/webhook-test", klearly.webhook_test, name="klearly_webhook_test"),
     path(KLEARLY + "payments/<str:payment_id>", klearly.payment, name="klearly_payment"),
     path(
         KLEARLY + "payments/<str:payment_id>/abort",

@@ -67,6 +67,11 @@ USAePay documents none of these; the sandbox chooses, and the dashboard's adapte
   type [<command>] not supported.". Without `devicekey`, the account's only device is used.
 * **Faults**: the 5xx switch answers HTTP 503 `{"error": "Gateway temporarily offline. Please try
   again shortly.", "errorcode": 18}`. There is no rate limiting.
+* **Test webhook**: `POST /_sandbox/webhook-test` `{"url"}` with the usual auth hash (the sandbox's
+  own endpoint: webhooks are configured in USAePay's console, which documents no test event) ->
+  202 `{"event_id", "event_type": "webhook.test"}`; the event is USAePay's event object with
+  `event_type` `webhook.test` and only the merchant in `event_body`. A `url` that is not an
+  http(s) address: 400 10129 "Invalid transaction data.".
 * **Webhooks** (`sandbox/webhooks.py`): `transaction.sale.success` / `.failure` when a sale or
   pre-authorisation is decided, `transaction.sale.captured` on capture,
   `transaction.refund.success` for an approved refund; `event_body.object` is the transaction
@@ -85,6 +90,7 @@ import secrets
 from functools import wraps
 
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from dashboard.access import public
@@ -655,3 +661,31 @@ def webhook_events(payment: SandboxPayment, change: str) -> list:
         "event_id": event_id,
     }
     return [webhooks.Event(event_id, event_type, body)]
+
+
+def webhook_test_event(account: SandboxAccount) -> webhooks.Event:
+    """USAePay documents no test event: its event object (usaepay.md §5) with the `event_type`
+    `webhook.test`, the merchant and no transaction in `event_body`."""
+    event_id = secrets.token_hex(32)
+    body = {
+        "type": "event",
+        "event_triggered": timezone.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "event_type": "webhook.test",
+        "event_body": {
+            "merchant": {"merch_key": hashlib.sha256(account.label.encode()).hexdigest()[:16]}
+        },
+        "event_id": event_id,
+    }
+    return webhooks.Event(event_id, "webhook.test", body)
+
+
+@usaepay_api
+def webhook_test(request, account):
+    """The sandbox's "send a test webhook" (see the module docstring)."""
+    if request.method != "POST":
+        return _error(NOT_ALLOWED)
+    url = webhooks.webhook_test_url(_body(request))
+    if url is None:
+        return _error(INVALID_DATA)
+    delivery = webhooks.account_send_test_webhook(account=account, url=url)
+    return _json({"event_id": delivery.event_id, "event_type": delivery.event_type}, status=202)

@@ -19,6 +19,11 @@ Fault switches, per device (the virtual terminal page, or `services.device_set_s
 duplicate (every event twice: same event id, same bytes), late (`webhook_delay_s`), out of order
 (the next event is held until the one after it was sent, at most SANDBOX_WEBHOOK_HOLD_MAX_S),
 unsigned and wrongly signed (HMAC with another key).
+
+A test event (`account_send_test_webhook`, the emulators' `POST …/_sandbox/webhook-test`, which the
+dashboard's "Send a test webhook" calls) goes through the same outbox, signing and sender, names no
+payment and no device, and is always signed with the account's secret: what it checks is the
+secret the dashboard holds.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from django.db import close_old_connections, connection, transaction
@@ -38,7 +44,12 @@ from django.utils import timezone
 
 from sandbox import conf
 from sandbox.emulators import EMULATORS
-from sandbox.models import SandboxDevice, SandboxPayment, SandboxWebhookDelivery
+from sandbox.models import (
+    SandboxAccount,
+    SandboxDevice,
+    SandboxPayment,
+    SandboxWebhookDelivery,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +104,58 @@ def payment_changed(*, payment: SandboxPayment, change: str) -> list[SandboxWebh
     return made
 
 
-def _enqueue(device: SandboxDevice, payment: SandboxPayment, event: Event):
-    account = device.account
+def account_send_test_webhook(*, account: SandboxAccount, url: str) -> SandboxWebhookDelivery:
+    """Writes one test event of the account's provider (`webhook_test_event(account)` of its
+    emulator module: KOMOJU's `ping`, or the provider's envelope with a test type where it
+    documents none) to the outbox for `url`, signed as every event of the account is, and sends
+    it after the current transaction commits. LookupError for a provider that sends no webhooks."""
+    emulator = EMULATORS[account.provider]
+    if emulator.webhook_signing is None:
+        raise LookupError(f"{emulator.label} sends no webhooks.")
+    event = importlib.import_module(emulator.module).webhook_test_event(account)
+    raw, headers, signature = _signed(account, event, mode="valid")
+    delivery = SandboxWebhookDelivery.objects.create(
+        account=account,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        url=url,
+        body=raw.decode(),
+        headers=headers,
+        signature=signature,
+        signing="valid",
+        last_error="" if url else "No webhook_url configured",
+    )
+    if url:
+        transaction.on_commit(kick)
+    return delivery
+
+
+URL_MAX = SandboxWebhookDelivery._meta.get_field("url").max_length
+
+
+def webhook_test_url(body: dict | None) -> str | None:
+    """The `url` of a `…/_sandbox/webhook-test` body when it is an http(s) address with a host,
+    at most URL_MAX characters, with no white space or control character; else None."""
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not 0 < len(url) <= URL_MAX:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def _signed(account: SandboxAccount, event: Event, *, mode: str) -> tuple[bytes, dict, str]:
+    """The raw body, the headers and the signature of an event as the provider signs it (`mode`:
+    a device's webhook_signature switch, valid, unsigned or wrong)."""
     signing = EMULATORS[account.provider].webhook_signing
     raw = json.dumps(event.body, separators=(",", ":"), ensure_ascii=False).encode()
     key = next((account.secrets[name] for name in signing.secrets if account.secrets.get(name)), "")
-    mode = device.webhook_signature
     signature = ""
     if mode == "valid" and key:
         signature = sign(key, raw)
@@ -110,6 +167,13 @@ def _enqueue(device: SandboxDevice, payment: SandboxPayment, event: Event):
         headers["X-Komoju-Event"] = event.event_type
     if signature:
         headers[signing.header] = signature
+    return raw, headers, signature
+
+
+def _enqueue(device: SandboxDevice, payment: SandboxPayment, event: Event):
+    account = device.account
+    mode = device.webhook_signature
+    raw, headers, signature = _signed(account, event, mode=mode)
     now = timezone.now()
     deliver_after = now + timedelta(seconds=device.webhook_delay_s)
     held = (
