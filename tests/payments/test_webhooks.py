@@ -11,7 +11,7 @@ import pytest
 
 from payments.engine import payment_start_execute, payment_track_now
 from payments.models import PaymentStatus, ReceivedWebhook
-from sandbox.models import SandboxPayment
+from sandbox.models import SandboxPayment, SandboxWebhookDelivery
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
 from tests.payments.engine_support import Desk, wait_until
@@ -161,4 +161,55 @@ def test_an_unknown_account_is_a_404_and_an_oversized_body_a_413(desk, live_serv
 
     assert unknown.status_code == 404
     assert oversized.status_code == 413
+    assert not ReceivedWebhook.objects.filter(account=desk.account).exists()
+
+
+def test_a_test_event_is_stored_once_answered_and_changes_no_payment(desk, broker, live_server):
+    """The emulator's test event (KOMOJU's ping, the others' webhook.test), signed like any other:
+    checked, stored, answered 2xx, and it names no payment, so nothing is read or changed."""
+    from sandbox.webhooks import account_send_test_webhook
+
+    payment = pending_payment(desk)
+    url = f"{live_server.url}/webhooks/{desk.provider}/{desk.account.uuid}/"
+
+    sent = account_send_test_webhook(account=desk.env.sandbox_account, url=url)
+
+    delivery = wait_until(
+        lambda: SandboxWebhookDelivery.objects.filter(
+            pk=sent.pk, delivered_at__isnull=False
+        ).first()
+    )
+    assert 200 <= delivery.last_status < 300
+    received = ReceivedWebhook.objects.get(account=desk.account)
+    assert received.verdict == "valid"
+    assert received.event_type == delivery.event_type
+    assert received.payment_id is None
+    assert received.outcome == "No payment of ours."
+    # Its retry is the same delivery: stored once.
+    again = httpx.post(url, content=delivery.body.encode(), headers=delivery.headers)
+    assert again.status_code == 200
+    assert ReceivedWebhook.objects.filter(account=desk.account).count() == 1
+    assert not broker.scheduled("payments.tasks.track_payment_now")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert state_changes(payment) == ["created", "pending"]
+
+
+def test_a_wrongly_signed_test_event_is_refused(desk, broker, live_server):
+    from sandbox.webhooks import account_send_test_webhook
+
+    sandbox_account = desk.env.sandbox_account
+    field = "webhook_signature_key" if desk.provider == "usaepay" else "webhook_secret"
+    sandbox_account.secrets = {**sandbox_account.secrets, field: "another-secret-than-ours"}
+    sandbox_account.save(update_fields=["secrets"])
+
+    sent = account_send_test_webhook(
+        account=sandbox_account,
+        url=f"{live_server.url}/webhooks/{desk.provider}/{desk.account.uuid}/",
+    )
+
+    delivery = wait_until(
+        lambda: SandboxWebhookDelivery.objects.filter(pk=sent.pk, last_status__isnull=False).first()
+    )
+    assert 400 <= delivery.last_status < 500
     assert not ReceivedWebhook.objects.filter(account=desk.account).exists()
