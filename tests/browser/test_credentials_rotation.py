@@ -1,5 +1,6 @@
 """A platform admin rotates a USAePay key in Chromium: the new key is verified with the emulator,
-then active; the add, rotate and webhook pages are axe-clean at a desktop's and a phone's width."""
+then active, and a test webhook arrives signed; the add, rotate and webhook pages are axe-clean at a
+desktop's and a phone's width."""
 
 import pytest
 from playwright.sync_api import expect
@@ -54,5 +55,10 @@ def test_a_platform_admin_rotates_a_usaepay_key_with_verification(
 
     page.goto(f"/credentials/{env.account.pk}/webhook/")
     assert f"/webhooks/usaepay/{env.account.uuid}/" in page.content()
+    # The sandbox signs a test event with the secret it holds; ours matches it.
+    page.get_by_role("button", name="Send a test webhook").click()
+    page.get_by_text("Received and signature checked at").wait_for()
+    expect(page.get_by_test_id("webhook-last-received")).to_contain_text("signature checked")
+    screenshot(f"credentials-webhook-tested-{viewport['width']}")
     page.goto("/credentials/new/?provider=klearly")
     page.get_by_label("Partner secret").wait_for()
