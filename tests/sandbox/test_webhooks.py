@@ -9,12 +9,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from providers.base import PaymentKind
-from providers.errors import InvalidSignature
+from providers.base import AccountConfig, PaymentKind
+from providers.errors import AuthError, InvalidRequest, InvalidSignature, UnsupportedOperation
 from providers.recovery import start_exactly_once
+from providers.registry import get_provider
 from sandbox import conf, services, webhooks
 from sandbox.models import SandboxDevice, SandboxPaymentKind, SandboxWebhookDelivery
 from tests.sandbox.conftest import (
+    KLEARLY_MERCHANT_ID,
     KLEARLY_SECRETS,
     KOMOJU_SECRET_KEY,
     KOMOJU_TERMINAL,
@@ -375,3 +377,61 @@ def test_a_delivery_left_behind_goes_out_on_the_next_wire_call(
 
     (delivery,) = webhook_receiver.wait_for(1)
     assert json.loads(delivery["body"])["type"] == "payment.succeeded"
+
+
+TEST_EVENT_TYPE = {"komoju": "ping", "klearly": "webhook.test", "usaepay": "webhook.test"}
+
+
+def test_a_test_webhook_asked_through_the_adapter_is_signed_and_names_no_payment(
+    request, webhook_device, webhook_receiver, live_server
+):
+    """The dashboard's "Send a test webhook": the adapter (authenticated as on every call) asks its
+    emulator for one test event to a given address; it comes through the outbox, signed with the
+    account's secret, in the provider's envelope, naming no payment and no device."""
+    provider = webhook_device.account.provider
+    base = request.getfixturevalue(f"{provider}_base")
+    settings = {"merchant_id": KLEARLY_MERCHANT_ID} if provider == "klearly" else {}
+    elsewhere = webhook_receiver.url.replace("/webhooks/sandbox/", "/webhooks/test/")
+
+    with adapter_for(
+        provider, base, secrets=VERIFY_SECRETS[provider], settings=settings
+    ) as adapter:
+        event_id = adapter.send_sandbox_test_webhook(elsewhere)
+        (delivery,) = webhook_receiver.wait_for(1)
+        event = adapter.verify_webhook(delivery["headers"], delivery["body"])
+
+    assert delivery["path"] == "/webhooks/test/"  # the address asked for, not the account's
+    assert event.event_id == event_id
+    assert event.event_type == TEST_EVENT_TYPE[provider]
+    assert event.payment_ref is None and event.order_reference is None
+    row = SandboxWebhookDelivery.objects.get()
+    assert row.device_id is None and row.payment_id is None
+    wait_until(lambda: SandboxWebhookDelivery.objects.get().delivered_at is not None)
+
+
+@pytest.mark.parametrize("provider", ["komoju", "klearly", "usaepay"])
+def test_a_test_webhook_needs_an_http_address_and_the_accounts_own_credentials(
+    request, provider, live_server
+):
+    request.getfixturevalue(f"{provider}_device")
+    base = request.getfixturevalue(f"{provider}_base")
+    settings = {"merchant_id": KLEARLY_MERCHANT_ID} if provider == "klearly" else {}
+    wrong = {**VERIFY_SECRETS[provider]}
+    wrong[{"komoju": "secret_key", "klearly": "partner_secret", "usaepay": "api_key"}[provider]] = (
+        "not-a-key-of-the-account"
+    )
+
+    with adapter_for(provider, base, secrets=VERIFY_SECRETS[provider], settings=settings) as ok:
+        for url in ("file:///etc/passwd", "no address", "http://", "http://a b/"):
+            with pytest.raises(InvalidRequest):
+                ok.send_sandbox_test_webhook(url)
+    with adapter_for(provider, base, secrets=wrong, settings=settings) as refused:
+        with pytest.raises(AuthError):
+            refused.send_sandbox_test_webhook("http://127.0.0.1:9/webhooks/")
+    live = AccountConfig(
+        provider=provider, environment="live", base_url=base, secrets=VERIFY_SECRETS[provider]
+    )
+    with get_provider(live) as outside:
+        with pytest.raises(UnsupportedOperation):
+            outside.send_sandbox_test_webhook("http://127.0.0.1:9/webhooks/")
+    assert not SandboxWebhookDelivery.objects.exists()
