@@ -219,6 +219,7 @@ ADMIN_ONLY = [
     ("credentials:account_edit", "get"),
     ("credentials:account_edit", "post"),
     ("credentials:account_webhook", "get"),
+    ("credentials:account_webhook_test", "post"),
     ("credentials:account_rotate", "get"),
     ("credentials:account_rotate", "post"),
     ("credentials:account_self_rotate", "post"),

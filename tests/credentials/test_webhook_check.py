@@ -190,3 +190,19 @@ def test_only_platform_admins_send_a_test_webhook(client, tenant_a, role, sandbo
     assert response.status_code == 403
     assert not SandboxWebhookDelivery.objects.exists()
     assert not AuditEntry.objects.filter(action=AuditAction.WEBHOOK_TESTED).exists()
+
+
+def test_a_second_press_at_once_sends_nothing_and_says_so(
+    client, platform_admin, tenant_a, sandbox_settings
+):
+    """A press comes out of the account's press budget, like "Verify now": one every 10 s."""
+    env = make_env("klearly", tenant_a.merchant)
+    env.adapter.close()
+    login_verified(client, platform_admin, reauthenticated=True)
+    assert "Received and signature checked at" in _press(client, env.account).content.decode()
+
+    again = _press(client, env.account).content.decode()
+
+    assert "Sent a test webhook" in again and "s ago, try again in a moment." in again
+    assert SandboxWebhookDelivery.objects.filter(account=env.sandbox_account).count() == 1
+    assert AuditEntry.objects.filter(action=AuditAction.WEBHOOK_TESTED).count() == 1
