@@ -11,6 +11,14 @@ import pytest
 from tests.conftest import make_tenant, platform_admin, sandbox_settings, tenant_a, tenant_b  # noqa: F401
 
 RESULTS: list[dict] = []
+
+
+def pytest_configure(config):
+    # Transactional benchmarks flush the database after each one: the flush must open the
+    # append-only audit trail for its own transaction, as in the test suite (tests/flushing.py).
+    from tests import flushing
+
+    flushing.install()
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -19,7 +19,7 @@ from credentials.console import (
     AuditFilter,
     ConsoleFilter,
     account_health,
-    console_accounts,
+    console_page,
 )
 from credentials.models import AuditAction, AuditEntry, AuditOutcome, ProviderAccount
 from dashboard.access import access, scoped
@@ -40,7 +40,7 @@ def account_list(request):
     filterset = ConsoleFilter(
         request.GET, queryset=ProviderAccount.objects.for_user(user), user=user, now=now
     )
-    page = Paginator(console_accounts(filterset.qs), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = console_page(filterset.qs, PAGE_SIZE, request.GET.get("page"))
     groups: list[tuple] = []  # (merchant, [(account, health), ...]) in page order
     for account in page.object_list:
         if not groups or groups[-1][0].pk != account.merchant_id:
