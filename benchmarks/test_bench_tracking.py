@@ -442,39 +442,72 @@ def test_final_lag_of_1000_open_payments(emulators, worker_host, tenant_a, recor
     record("tracking.final_lag_p95_s", p95(every), "s", 2)
 
 
-def _calls_per_payment(emulators, tenant, provider, count, *, spread_s, skip):
-    """The emulator's calls for `count` payments of `provider` approved over `spread_s` seconds
-    once all have started, without the paths that contain one of `skip`."""
+def approve_at_ages(rows: list[SandboxPayment], first_s: float, last_s: float) -> list[float]:
+    """The customers approve, the first `first_s` after its payment reached the emulator, the last
+    `last_s` after, the others evenly between (later if this process is late); returns how long
+    each payment was open at the emulator."""
+    rows = sorted(rows, key=lambda r: r.created_at)
+    step = (last_s - first_s) / max(1, len(rows) - 1)
+    due = sorted(
+        (row.created_at.timestamp() + first_s + n * step, row) for n, row in enumerate(rows)
+    )
+    open_s = []
+    for at, row in due:
+        pause = at - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        assert payment_decide(payment=row, outcome=scenarios.APPROVE)
+        open_s.append((row.decided_at - row.created_at).total_seconds())
+    return open_s
+
+
+def _calls_per_payment(emulators, tenant, provider, count, *, ages, skip):
+    """The emulator's calls for `count` payments of `provider`, approved `ages` (first, last)
+    seconds after their start, without the paths that contain one of `skip`; and the payments'
+    open times."""
     terminals = seed_lanes(tenant, emulators.url, [(provider, count)])
     payments = take_all(tenant, terminals)
     all_pending(payments, timeout=120)
-    approve(emulated(payments), per_second=count / spread_s)
+    open_s = approve_at_ages(emulated(payments), *ages)
     all_final(payments, timeout=90)
-    return [
+    paths = [
         path
         for _, _, path, _ in emulators.calls()
         if path.startswith(f"/sandbox/{provider}/") and not any(s in path for s in skip)
     ]
+    return paths, open_s
 
 
 def test_payroc_calls_per_payment(emulators, worker_host, tenant_a, record, capsys):
     """`tracking.calls_per_payment_payroc`: Payroc calls per payment approved within 60 s of its
-    start: the start (`POST devices/{serial}/payment-instructions`) and every read (held
-    `GET payment-instructions/{id}`, then `GET payments/{paymentId}` for the card), without the
-    bearer-token call (`identity/authorize`, once per account per hour, not per payment)."""
-    paths = _calls_per_payment(emulators, tenant_a, "payroc", 50, spread_s=20, skip=["/identity/"])
+    start (50 payments, approved 5 s to 50 s after their start): the start (`POST
+    devices/{serial}/payment-instructions`) and every read (the held `GET
+    payment-instructions/{id}`, then `GET payments/{paymentId}` for the card), without the
+    bearer-token call (`identity/authorize`: once per account and token lifetime, not per payment)."""
+    paths, open_s = _calls_per_payment(
+        emulators, tenant_a, "payroc", 50, ages=(5, 50), skip=["/identity/"]
+    )
     with capsys.disabled():
-        print(f"\n{load()}; payroc calls {Counter(_shape(p) for p in paths)}")
+        print(
+            f"\n{load()}; open {min(open_s):.1f} to {max(open_s):.1f} s; payroc calls "
+            f"{dict(Counter(_shape(p) for p in paths))}"
+        )
+    assert max(open_s) < 60
     record("tracking.calls_per_payment_payroc", len(paths) / 50, "calls", 3)
 
 
 def test_komoju_calls_per_payment(emulators, worker_host, tenant_a, record, capsys):
     """`tracking.calls_per_payment_komoju`: KOMOJU calls per payment, webhook-driven (the account
     holds its webhook secret and the emulator delivers to our gunicorn): the start (session
-    create and push) and every read (a backstop every 15 s, and the read each webhook asks for)."""
-    paths = _calls_per_payment(emulators, tenant_a, "komoju", 50, spread_s=20, skip=[])
+    create and push) and every read: the tracker's first read, the read the webhook asks for, and a
+    backstop read every 15 s of a payment still open (50 payments approved 3 s to 12 s after their
+    start, within one backstop pause)."""
+    paths, open_s = _calls_per_payment(emulators, tenant_a, "komoju", 50, ages=(3, 12), skip=[])
     with capsys.disabled():
-        print(f"\n{load()}; komoju calls {Counter(_shape(p) for p in paths)}")
+        print(
+            f"\n{load()}; open {min(open_s):.1f} to {max(open_s):.1f} s; komoju calls "
+            f"{dict(Counter(_shape(p) for p in paths))}"
+        )
     record("tracking.calls_per_payment_komoju", len(paths) / 50, "calls", 4)
 
 

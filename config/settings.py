@@ -117,8 +117,17 @@ def _green_threads() -> bool:
 
 if _green_threads():
     # A greenlet's connection ends with its task or request: kept for reuse it would outlive the
-    # greenlet that owns it, one idle connection left behind per task.
+    # greenlet that owns it, one idle connection left behind per task. It goes back to a pool of
+    # the process instead (psycopg_pool, Django's "pool" option): hundreds of greenlets (a tracking
+    # pool of 500, a gevent web worker holding long-polls) share DATABASE_POOL_MAX_SIZE connections,
+    # far under PostgreSQL's `max_connections`, and no task or request pays a new connection. A
+    # greenlet waits for a free one (up to 30 s) instead of failing with "too many clients".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
