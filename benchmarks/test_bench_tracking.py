@@ -106,7 +106,7 @@ def emulators(transactional_db, settings, tmp_path):
                 "--access-logformat",
                 ACCESS_FORMAT,
             ],
-            extra_env={"SANDBOX_PAYROC_LONG_POLL_S": "60"},
+            extra_env={"SANDBOX_PAYROC_LONG_POLL_S": "60", "PGAPPNAME": "bench-gunicorn"},
             log=output,
         )
     settings.SANDBOX_BASE_URL = url
@@ -158,7 +158,7 @@ def worker_host(emulators, settings, tmp_path):
                     [celery, "-A", "config", "worker", *args, "--hostname", hostname]
                     + ["--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
                     cwd=ROOT,
-                    env=env,
+                    env={**env, "PGAPPNAME": hostname.split("@")[0]},
                     stdout=output,
                     stderr=subprocess.STDOUT,
                 )

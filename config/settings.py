@@ -110,9 +110,11 @@ else:
 
 def _green_threads() -> bool:
     """True in a process gevent has monkey-patched (`celery worker -P gevent`, gunicorn's gevent
-    worker): each task or request runs in its own greenlet, with its own database connection."""
+    worker): each task or request runs in its own greenlet, with its own database connection.
+    Anything patched counts: gunicorn's gevent worker loads these settings in the middle of its
+    `patch_all()` (patching `threading` touches `django.conf.settings`), before `socket` is."""
     monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("socket"))
+    return bool(monkey and monkey.is_anything_patched())
 
 
 if _green_threads():

@@ -136,3 +136,42 @@ def test_greenlets_share_a_pool_of_connections_instead_of_one_each(tmp_path):
     tasks, connections = (int(w) for w in done.stdout.split("tasks ")[1].split(" connections "))
     assert tasks == 60
     assert 1 <= connections <= 4, done.stdout
+
+
+MIDWAY = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    # gunicorn's gevent worker: its patch_all() patches `threading` first, and gevent's look over
+    # the patched module's objects touches django.conf.settings, which loads the settings then,
+    # before `socket` is patched.
+    monkey.patch_thread()
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    print("conn_max_age", database["CONN_MAX_AGE"], "pool", "pool" in database.get("OPTIONS", {}))
+    """
+)
+
+
+def test_settings_loaded_midway_through_gevents_patching_are_green(tmp_path):
+    import os
+
+    db = settings.DATABASES["default"]
+    script = tmp_path / "midway.py"
+    script.write_text(MIDWAY)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "conn_max_age 0 pool True" in done.stdout, done.stdout
