@@ -60,6 +60,15 @@ AMOUNT = 1000  # ends in 00: no magic outcome, the emulator waits for its decisi
 WEBHOOK_PROVIDERS = {"komoju", "klearly"}  # every outcome is pushed: the tracker reads on a webhook
 # The access log: time (to the second), method, path, status, duration. gunicorn's `%(t)s` is
 # `[02/Dec/2026:14:50:01 +0000]`.
+# Every terminal waits 10 minutes for its customer (ours and the emulators'), so 1,000 starts on a
+# loaded machine are all open before the first customer pays. USAePay takes it from the start.
+TERMINAL_TIMEOUT_S = 600
+EMULATOR_TIMEOUTS = [
+    "SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S",
+    "SANDBOX_MOBILEPAY_TIMEOUT_S",
+    "SANDBOX_KOMOJU_TIMEOUT_S",
+    "SANDBOX_KLEARLY_TIMEOUT_S",
+]
 ACCESS_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(M)sms'
 
 
@@ -106,7 +115,11 @@ def emulators(transactional_db, settings, tmp_path):
                 "--access-logformat",
                 ACCESS_FORMAT,
             ],
-            extra_env={"SANDBOX_PAYROC_LONG_POLL_S": "60", "PGAPPNAME": "bench-gunicorn"},
+            extra_env={
+                "SANDBOX_PAYROC_LONG_POLL_S": "60",
+                **{name: str(TERMINAL_TIMEOUT_S) for name in EMULATOR_TIMEOUTS},
+                "PGAPPNAME": "bench-gunicorn",
+            },
             log=output,
         )
     settings.SANDBOX_BASE_URL = url
@@ -127,6 +140,7 @@ def _worker_env(settings, url: str) -> dict:
         "CREDENTIALS_KEYS": ",".join(settings.CREDENTIALS_KEYS),
         "SANDBOX_BASE_URL": url,
         "SANDBOX_MAGIC_DELAY_S": "0",
+        "PAYMENTS_TERMINAL_TIMEOUT_S": str(TERMINAL_TIMEOUT_S),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }

@@ -282,6 +282,16 @@ PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) 
 # Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
 SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
+# How long an emulated terminal waits for its customer (sandbox/conf.py has the defaults): a bench
+# that opens 1,000 payments before anyone pays sets them longer than its starts take.
+for _name in (
+    "SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S",
+    "SANDBOX_MOBILEPAY_TIMEOUT_S",
+    "SANDBOX_KOMOJU_TIMEOUT_S",
+    "SANDBOX_KLEARLY_TIMEOUT_S",
+):
+    if env(_name, default=""):
+        globals()[_name] = env.int(_name)
 # The base URL the dashboard's adapters use to reach the sandbox (the web server itself in the demo).
 SANDBOX_BASE_URL = env(
     "SANDBOX_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"
