@@ -510,8 +510,10 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
     long_poll = wait and caps.status_channel == "long_poll"
     try:
         with _adapter(payment) as adapter:
-            if long_poll:
-                # As each request leaves, after the adapter's own queries (its cached token).
+            if long_poll or _pooled_connections():
+                # As each request leaves, after the adapter's own queries (its cached token): a
+                # long-poll holds no connection while it waits, and in a green process (a pool of
+                # connections shared by hundreds of greenlets) no read holds one across the call.
                 adapter.client.event_hooks["request"].append(_release_database_connection)
             return adapter.get_payment(
                 payment.provider_ref, kind=ProviderKind(payment.kind), wait=long_poll
@@ -522,6 +524,12 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         if owner is not None:
             _next_step(payment, owner, retry or caps.poll_interval_s)
         return None
+
+
+def _pooled_connections() -> bool:
+    from django.db import connection
+
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
 
 
 def _release_database_connection(request=None) -> None:
