@@ -116,15 +116,26 @@ else:
 
 def _green_threads() -> bool:
     """True in a process gevent has monkey-patched (`celery worker -P gevent`, gunicorn's gevent
-    worker): each task or request runs in its own greenlet, with its own database connection."""
+    worker): each task or request runs in its own greenlet, with its own database connection.
+    Anything patched counts: gunicorn's gevent worker loads these settings in the middle of its
+    `patch_all()` (patching `threading` touches `django.conf.settings`), before `socket` is."""
     monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("socket"))
+    return bool(monkey and monkey.is_anything_patched())
 
 
 if _green_threads():
     # A greenlet's connection ends with its task or request: kept for reuse it would outlive the
-    # greenlet that owns it, one idle connection left behind per task.
+    # greenlet that owns it, one idle connection left behind per task. It goes back to a pool of
+    # the process instead (psycopg_pool, Django's "pool" option): hundreds of greenlets (a tracking
+    # pool of 500, a gevent web worker holding long-polls) share DATABASE_POOL_MAX_SIZE connections,
+    # far under PostgreSQL's `max_connections`, and no task or request pays a new connection. A
+    # greenlet waits for a free one (up to 30 s) instead of failing with "too many clients".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -283,6 +294,16 @@ PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) 
 # Pause before a magic amount's outcome (the demo shows "waiting"), and Payroc's long-poll hold.
 SANDBOX_MAGIC_DELAY_S = env.float("SANDBOX_MAGIC_DELAY_S", default=2)
 SANDBOX_PAYROC_LONG_POLL_S = env.float("SANDBOX_PAYROC_LONG_POLL_S", default=30)
+# How long an emulated terminal waits for its customer (sandbox/conf.py has the defaults): a bench
+# that opens 1,000 payments before anyone pays sets them longer than its starts take.
+for _name in (
+    "SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S",
+    "SANDBOX_MOBILEPAY_TIMEOUT_S",
+    "SANDBOX_KOMOJU_TIMEOUT_S",
+    "SANDBOX_KLEARLY_TIMEOUT_S",
+):
+    if env(_name, default=""):
+        globals()[_name] = env.int(_name)
 # The base URL the dashboard's adapters use to reach the sandbox (the web server itself in the demo).
 SANDBOX_BASE_URL = env(
     "SANDBOX_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"

@@ -509,10 +509,13 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
             _next_step(payment, owner, wait_s)
         return None
     long_poll = wait and caps.status_channel == "long_poll"
-    if long_poll:
-        _release_database_connection()
     try:
         with _adapter(payment) as adapter:
+            if long_poll or _pooled_connections():
+                # As each request leaves, after the adapter's own queries (its cached token): a
+                # long-poll holds no connection while it waits, and in a green process (a pool of
+                # connections shared by hundreds of greenlets) no read holds one across the call.
+                adapter.client.event_hooks["request"].append(_release_database_connection)
             return adapter.get_payment(
                 payment.provider_ref, kind=ProviderKind(payment.kind), wait=long_poll
             )
@@ -524,10 +527,17 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         return None
 
 
-def _release_database_connection() -> None:
-    """Hand back this thread's (or greenlet's) PostgreSQL connection before a call that may wait a
-    minute: hundreds of long-polls then hold hundreds of sockets to the provider, not hundreds of
-    connections under `max_connections`. The next query opens one again."""
+def _pooled_connections() -> bool:
+    from django.db import connection
+
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
+
+
+def _release_database_connection(request=None) -> None:
+    """Hand back this thread's (or greenlet's) PostgreSQL connection as a call that may wait a
+    minute leaves (an httpx request hook): hundreds of long-polls then hold hundreds of sockets to
+    the provider, not hundreds of connections (or a green process's whole pool). The next query
+    takes one again."""
     from django.db import connection
 
     if not connection.in_atomic_block:

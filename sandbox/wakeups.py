@@ -25,11 +25,16 @@ from sandbox import conf
 logger = logging.getLogger(__name__)
 
 TOKEN_TTL_S = 120  # a token nobody waited for is dropped after this
+HELD_CALLS_MAX = 2000  # held calls one process may wait on at once
 
 
 @lru_cache(maxsize=4)
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
+    # One connection per held call (BLPOP holds it): a gevent worker holds hundreds at once, above
+    # redis-py's default of 100 a pool ("Too many connections").
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2, health_check_interval=30, max_connections=HELD_CALLS_MAX
+    )
 
 
 def _key(payment_pk: int) -> str:

@@ -71,3 +71,107 @@ def test_a_greenlet_waiting_in_postgresql_lets_the_others_run(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wait wait_c" not in done.stdout  # the C wait would block the hub
     assert "order blocked waits | other ran: 1 | blocked got the lock" in done.stdout, done.stdout
+
+
+POOLED = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import django
+    import gevent
+
+    django.setup()
+
+    from django.conf import settings
+    from django.db import connection
+
+    print("pool", settings.DATABASES["default"]["OPTIONS"].get("pool", {}).get("max_size"))
+    pids = []
+
+    def task():
+        # What a tracker or a request does: queries on this greenlet's connection, held a moment,
+        # handed back at its end.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), pg_sleep(0.02)")
+            pids.append(cursor.fetchone()[0])
+        connection.close()
+
+    gevent.joinall([gevent.spawn(task) for _ in range(60)], raise_error=True)
+    print("tasks", len(pids), "connections", len(set(pids)))
+    """
+)
+
+
+def test_greenlets_share_a_pool_of_connections_instead_of_one_each(tmp_path):
+    """60 greenlets at once, each with a query, in a process gevent patched (as the tracking worker
+    and the gevent web worker are): they take turns on at most DATABASE_POOL_MAX_SIZE connections,
+    where one connection each would exceed PostgreSQL's `max_connections` at a tracking pool's size."""
+    import os
+
+    db = settings.DATABASES["default"]
+    script = tmp_path / "pooled.py"
+    script.write_text(POOLED)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_POOL_MAX_SIZE": "4",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pool 4" in done.stdout, done.stdout
+    tasks, connections = (int(w) for w in done.stdout.split("tasks ")[1].split(" connections "))
+    assert tasks == 60
+    assert 1 <= connections <= 4, done.stdout
+
+
+MIDWAY = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    # gunicorn's gevent worker: its patch_all() patches `threading` first, and gevent's look over
+    # the patched module's objects touches django.conf.settings, which loads the settings then,
+    # before `socket` is patched.
+    monkey.patch_thread()
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    print("conn_max_age", database["CONN_MAX_AGE"], "pool", "pool" in database.get("OPTIONS", {}))
+    """
+)
+
+
+def test_settings_loaded_midway_through_gevents_patching_are_green(tmp_path):
+    import os
+
+    db = settings.DATABASES["default"]
+    script = tmp_path / "midway.py"
+    script.write_text(MIDWAY)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "conn_max_age 0 pool True" in done.stdout, done.stdout

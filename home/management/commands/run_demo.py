@@ -54,13 +54,15 @@ class Command(BaseCommand):
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
+                # The demo's web also serves the sandbox emulators, whose Payroc long-poll is held
+                # up to 30 s: on gevent each held call is a greenlet (its database connection handed
+                # back while it waits), so the tracking pool's 500 long-polls never take the
+                # threads the dashboard's own pages need. Greenlets share a pool of database
+                # connections (config/settings.py).
                 "--worker-class",
-                "gthread",
-                # The demo's web also serves the sandbox emulators, whose Payroc long-poll holds a
-                # thread up to 30 s: more threads (2 x 32) than the tracker and worker pools can
-                # hold at once (32 + 8), so the dashboard always has some left.
-                "--threads",
-                "32",
+                "gevent",
+                "--worker-connections",
+                "1000",
                 "--timeout",
                 "120",
                 "--graceful-timeout",
@@ -84,17 +86,20 @@ class Command(BaseCommand):
                 "--hostname",
                 f"demo@{port}",
             ],
-            # Trackers wait on providers (a Payroc long-poll holds its call up to a minute): many
-            # cheap threads on their own queue, so waiting never starves the short work.
+            # Trackers wait on providers (a Payroc long-poll holds its call up to a minute): on
+            # their own queue, so waiting never starves the short work, and on gevent, where a
+            # waiting tracker is a greenlet: 500 held long-polls cost 500 sockets, not 500 threads,
+            # and share a pool of DATABASE_POOL_MAX_SIZE database connections (config/settings.py).
+            # benchmarks/test_bench_tracking.py follows 1,000 open payments on this pool.
             "tracker": [
                 os.path.join(bin_dir, "celery"),
                 "-A",
                 "config",
                 "worker",
                 "--pool",
-                "threads",
+                "gevent",
                 "--concurrency",
-                "32",
+                "500",
                 "-Q",
                 "tracking",
                 "--loglevel",
