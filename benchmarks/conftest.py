@@ -19,6 +19,8 @@ def pytest_configure(config):
     from tests import flushing
 
     flushing.install()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
