@@ -301,6 +301,23 @@ def rotation_activate(
     return True
 
 
+def _activate_checked(account, check, *, ok: bool, token, actor=None, request=None) -> bool:
+    """The pending secret's check is audited (`ok`: as it went), then the secret is activated with
+    `token` and the old one retired. False: the rotation was abandoned meanwhile, nothing moved."""
+    _audit(
+        account,
+        AuditAction.ROTATION_VERIFIED,
+        AuditOutcome.SUCCESS if ok else AuditOutcome.FAILURE,
+        actor=actor,
+        request=request,
+        detail=check.message,
+    )
+    if not rotation_activate(account=account, token=token, actor=actor, request=request):
+        return False
+    rotation_retire(account=account, actor=actor, request=request)
+    return True
+
+
 def rotation_retire(*, account: ProviderAccount, actor=None, request=None) -> bool:
     """The old secret is dropped: the rotation is over."""
     retired = ProviderAccount.objects.filter(
@@ -602,17 +619,10 @@ def credential_rotate(
             outcome=AuditOutcome.REFUSED if check.refused else AuditOutcome.FAILURE,
         )
         return RotationOutcome(False, f"{check.message} The current credentials stay active.")
-    _audit(
-        account,
-        AuditAction.ROTATION_VERIFIED,
-        AuditOutcome.SUCCESS,
-        actor=actor,
-        request=request,
-        detail=check.message,
-    )
-    if not rotation_activate(account=account, token=check.token, actor=actor, request=request):
+    if not _activate_checked(
+        account, check, ok=True, token=check.token, actor=actor, request=request
+    ):
         return RotationOutcome(False, "The rotation was abandoned meanwhile; nothing changed.")
-    rotation_retire(account=account, actor=actor, request=request)
     revoke = (
         f" You may now revoke the old {names} at {api}."
         if set(changed) & set(issued_secret_names(account.provider))
@@ -658,17 +668,10 @@ def _rotate_token(*, account: ProviderAccount, actor=None, request=None) -> Rota
     if not check.ok:
         rotation_drop(account=account, reason=check.message, actor=actor, request=request)
         return RotationOutcome(False, f"{check.message} The current token stays in use.")
-    _audit(
-        account,
-        AuditAction.ROTATION_VERIFIED,
-        AuditOutcome.SUCCESS,
-        actor=actor,
-        request=request,
-        detail=check.message,
-    )
-    if not rotation_activate(account=account, token=check.token, actor=actor, request=request):
+    if not _activate_checked(
+        account, check, ok=True, token=check.token, actor=actor, request=request
+    ):
         return RotationOutcome(False, "The rotation was abandoned meanwhile; nothing changed.")
-    rotation_retire(account=account, actor=actor, request=request)
     return RotationOutcome(True, f"{api} issued a new token; it is verified and in use.")
 
 
@@ -710,17 +713,8 @@ def _rotate_by_reset(*, account: ProviderAccount, actor=None, request=None) -> R
         settings=dict(account.settings),
         account_id=account.pk,
     )
-    _audit(
-        account,
-        AuditAction.ROTATION_VERIFIED,
-        AuditOutcome.SUCCESS if check.ok else AuditOutcome.FAILURE,
-        actor=actor,
-        request=request,
-        detail=check.message,
-    )
     # The previous token no longer works at Integra: the new one is activated whatever the check said.
-    rotation_activate(account=account, token=None, actor=actor, request=request)
-    rotation_retire(account=account, actor=actor, request=request)
+    _activate_checked(account, check, ok=check.ok, token=None, actor=actor, request=request)
     if check.ok:
         return RotationOutcome(True, f"{api} issued a new token; it is verified and active.")
     attention_set(
@@ -832,16 +826,7 @@ def credential_token_create(
     )
     if not check.ok:
         # The token Integra just made is the only one it accepts: keep it, say so.
-        _audit(
-            account,
-            AuditAction.ROTATION_VERIFIED,
-            AuditOutcome.FAILURE,
-            actor=actor,
-            request=request,
-            detail=check.message,
-        )
-        rotation_activate(account=account, token=None, actor=actor, request=request)
-        rotation_retire(account=account, actor=actor, request=request)
+        _activate_checked(account, check, ok=False, token=None, actor=actor, request=request)
         attention_set(
             account=account,
             cause=AttentionCause.ROTATION,
@@ -849,16 +834,7 @@ def credential_token_create(
             steps='1. Press "Verify now".',
         )
         return RotationOutcome(False, check.message, needs_attention=True)
-    _audit(
-        account,
-        AuditAction.ROTATION_VERIFIED,
-        AuditOutcome.SUCCESS,
-        actor=actor,
-        request=request,
-        detail=check.message,
-    )
-    rotation_activate(account=account, token=None, actor=actor, request=request)
-    rotation_retire(account=account, actor=actor, request=request)
+    _activate_checked(account, check, ok=True, token=None, actor=actor, request=request)
     return RotationOutcome(True, f"{api} created a new token; it is verified and active.")
 
 
