@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_tenant, platform_admin, sandbox_settings, tenant_a, tenant_b  # noqa: F401
+from tests.conftest import (  # noqa: F401
+    broker,
+    make_tenant,
+    platform_admin,
+    sandbox_settings,
+    tenant_a,
+    tenant_b,
+)
 
 RESULTS: list[dict] = []
 

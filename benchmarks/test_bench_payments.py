@@ -32,7 +32,6 @@ from payments.models import Payment, PaymentStatus
 from sandbox.emulators import EMULATORS
 from sandbox.webhooks import sign
 from terminals.models import Terminal, TerminalStatus
-from tests.broker import Broker
 from tests.payments.engine_support import Desk
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,14 +39,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BACKEND = "dashboard.backends.PasswordBackend"
 INPUT = re.compile(r"<input\b[^>]*>")
 ATTR = re.compile(r'(\w+)="([^"]*)"')
-
-
-@pytest.fixture
-def broker():
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()  # the starts and reads queued with no worker to run them
 
 
 def log_in(url: str, user) -> httpx.Client:

@@ -580,6 +580,40 @@ def account_edit(
     return SaveOutcome(account, True, f"Saved. {check.message}")
 
 
+def _rotate_to(account, pending: dict, *, what: str, kept: str, actor=None, request=None):
+    """The two phases for a pending secret set known in advance: stored as pending, checked at
+    the provider with it alone, then dropped (the old set stays; `kept` says so) or activated with
+    the token the check obtained and the old set retired. Returns (the failure's outcome or None,
+    the check)."""
+    try:
+        rotation_begin(account=account, pending=pending, actor=actor, request=request, what=what)
+    except RotationRefused as refused:
+        return RotationOutcome(False, refused.message), None
+    check = secrets_check(
+        provider=account.provider,
+        environment=account.environment,
+        secrets=pending,
+        settings=dict(account.settings),
+        account_id=account.pk,
+    )
+    if not check.ok:
+        rotation_drop(
+            account=account,
+            reason=check.message,
+            actor=actor,
+            request=request,
+            outcome=AuditOutcome.REFUSED if check.refused else AuditOutcome.FAILURE,
+        )
+        return RotationOutcome(False, f"{check.message} {kept}"), check
+    if not _activate_checked(
+        account, check, ok=True, token=check.token, actor=actor, request=request
+    ):
+        return RotationOutcome(
+            False, "The rotation was abandoned meanwhile; nothing changed."
+        ), check
+    return None, check
+
+
 # -- a person's rotation with a new secret -------------------------------------------------------------
 
 
@@ -597,32 +631,16 @@ def credential_rotate(
     pending = {**current, **changed}
     labels = {field.name: field.label for field in provider_class(account.provider).secret_fields}
     names = ", ".join(labels.get(name, name) for name in sorted(changed))
-    try:
-        rotation_begin(
-            account=account, pending=pending, actor=actor, request=request, what=f"new {names}"
-        )
-    except RotationRefused as refused:
-        return RotationOutcome(False, refused.message)
-    check = secrets_check(
-        provider=account.provider,
-        environment=account.environment,
-        secrets=pending,
-        settings=dict(account.settings),
-        account_id=account.pk,
+    failed, check = _rotate_to(
+        account,
+        pending,
+        what=f"new {names}",
+        kept="The current credentials stay active.",
+        actor=actor,
+        request=request,
     )
-    if not check.ok:
-        rotation_drop(
-            account=account,
-            reason=check.message,
-            actor=actor,
-            request=request,
-            outcome=AuditOutcome.REFUSED if check.refused else AuditOutcome.FAILURE,
-        )
-        return RotationOutcome(False, f"{check.message} The current credentials stay active.")
-    if not _activate_checked(
-        account, check, ok=True, token=check.token, actor=actor, request=request
-    ):
-        return RotationOutcome(False, "The rotation was abandoned meanwhile; nothing changed.")
+    if failed:
+        return failed
     revoke = (
         f" You may now revoke the old {names} at {api}."
         if set(changed) & set(issued_secret_names(account.provider))
@@ -651,27 +669,16 @@ def credential_self_rotate(
 
 def _rotate_token(*, account: ProviderAccount, actor=None, request=None) -> RotationOutcome:
     api = api_name(account.provider)
-    secrets = account.secrets()
-    try:
-        rotation_begin(
-            account=account, pending=secrets, actor=actor, request=request, what="new token"
-        )
-    except RotationRefused as refused:
-        return RotationOutcome(False, refused.message)
-    check = secrets_check(
-        provider=account.provider,
-        environment=account.environment,
-        secrets=secrets,
-        settings=dict(account.settings),
-        account_id=account.pk,
+    failed, _ = _rotate_to(
+        account,
+        account.secrets(),  # the same secrets: the check obtains the new token
+        what="new token",
+        kept="The current token stays in use.",
+        actor=actor,
+        request=request,
     )
-    if not check.ok:
-        rotation_drop(account=account, reason=check.message, actor=actor, request=request)
-        return RotationOutcome(False, f"{check.message} The current token stays in use.")
-    if not _activate_checked(
-        account, check, ok=True, token=check.token, actor=actor, request=request
-    ):
-        return RotationOutcome(False, "The rotation was abandoned meanwhile; nothing changed.")
+    if failed:
+        return failed
     return RotationOutcome(True, f"{api} issued a new token; it is verified and in use.")
 
 

@@ -93,6 +93,38 @@ def platform_admin(db):
 
 
 @pytest.fixture
+def broker():
+    """The real broker's queues, emptied before and after: what the services scheduled
+    (tests/broker.py)."""
+    from tests.broker import Broker
+
+    queues = Broker()
+    queues.purge()
+    yield queues
+    queues.purge()
+
+
+@pytest.fixture
+def worker(sandbox_settings, broker):
+    """A real Celery worker in threads of this process, consuming both queues (a module may
+    override it, e.g. with the demo's own pool and queues)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=4,
+        queues=["celery", "tracking"],
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
 def sandbox_settings(settings, live_server):
     """The sandbox emulators served by the live server, with magic outcomes at once and short holds."""
     settings.SANDBOX_BASE_URL = live_server.url

@@ -22,16 +22,6 @@ EXPIRING = ["payroc", "klearly"]  # the providers whose tokens expire
 
 
 @pytest.fixture
-def broker():
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
-@pytest.fixture
 def worker(sandbox_settings, broker):
     """A real Celery worker in threads of this process, as the demo runs it (threads, `celery`)."""
     from celery.contrib.testing.worker import start_worker

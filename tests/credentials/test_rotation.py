@@ -42,16 +42,6 @@ def env(request, sandbox_settings, tenant_a):
     return env
 
 
-@pytest.fixture
-def broker():
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
 def works(account) -> bool:
     """The account's active credentials are accepted by the provider now."""
     account = ProviderAccount.objects.get(pk=account.pk)

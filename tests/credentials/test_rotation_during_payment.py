@@ -18,35 +18,6 @@ from tests.payments.engine_support import PROVIDERS, Desk, settled
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def broker():
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
-@pytest.fixture
-def worker(sandbox_settings, broker):
-    """A real Celery worker in threads of this process, consuming both queues."""
-    from celery.contrib.testing.worker import start_worker
-
-    from config.celery import app
-
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=4,
-        queues=["celery", "tracking"],
-        perform_ping_check=False,
-        loglevel="WARNING",
-        shutdown_timeout=30,
-    ) as running:
-        yield running
-
-
 @pytest.fixture(params=PROVIDERS)
 def desk(request, sandbox_settings, tenant_a):
     return Desk(request.param, tenant_a)

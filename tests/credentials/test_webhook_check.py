@@ -37,16 +37,6 @@ TEST_EVENT = {"komoju": "ping", "klearly": "webhook.test", "usaepay": "webhook.t
 DISPLAY = {"komoju": "KOMOJU", "klearly": "Klearly", "usaepay": "USAePay"}
 
 
-@pytest.fixture
-def broker():
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
 @pytest.fixture(params=WEBHOOK_PROVIDERS)
 def provider(request):
     return request.param

@@ -14,19 +14,10 @@ from payments.models import Payment, PaymentStatus
 from sandbox.models import SandboxPayment
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
-from tests.broker import Broker
 from tests.payments.engine_support import Desk
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def broker():
-    """The abort view schedules its worker half in the real broker; no worker runs here."""
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
+# The real broker's queues emptied around each test: the abort view schedules its worker half in the real broker; no worker runs here.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("broker")]
 
 
 def pending(provider: str, tenant) -> tuple[Desk, Payment]:

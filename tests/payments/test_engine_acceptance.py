@@ -32,13 +32,10 @@ from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide, sandbox_device_ensure
 from terminals.models import Terminal, TerminalStatus
 from tests.contract.conftest import ACCOUNTS
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-broker = test_engine_flow.broker
-worker = test_engine_flow.worker
 
 CAPTURES = [p for p in PROVIDERS if capabilities_for(p).needs_capture]
 PARTIAL_CAPTURES = [p for p in CAPTURES if capabilities_for(p).partial_capture]

@@ -9,9 +9,6 @@ import pytest
 from credentials.budget import budget_reset, budget_take, budget_used, tracking_limit
 from payments.engine import payment_start_execute
 from payments.models import PaymentStatus
-from tests.payments import test_engine_flow
-
-broker = test_engine_flow.broker
 
 
 def test_a_full_window_says_how_long_until_a_slot_frees():

@@ -14,12 +14,9 @@ from credentials import vault
 from payments.engine import payment_start_execute, payment_track, tracking_cadence_s
 from payments.models import PaymentStatus
 from providers.registry import capabilities_for
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import Desk
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-broker = test_engine_flow.broker
 
 
 def _next_read_countdown(broker, payment) -> float:

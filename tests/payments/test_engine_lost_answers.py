@@ -16,7 +16,6 @@ from providers.registry import capabilities_for
 from sandbox.models import PaymentStatus as EmulatedStatus
 from sandbox.models import SandboxDevice, SandboxPayment
 from sandbox.services import device_set_switches
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
 from tests.payments.test_engine_acceptance import (
     Beat,
@@ -28,8 +27,6 @@ from tests.payments.test_engine_acceptance import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-broker = test_engine_flow.broker
-worker = test_engine_flow.worker
 
 PARTIAL_CAPTURES = [p for p in PROVIDERS if capabilities_for(p).partial_capture]
 

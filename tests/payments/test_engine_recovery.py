@@ -18,14 +18,11 @@ from payments.engine import (
 from payments.models import Payment, PaymentStatus
 from payments.services import TerminalOccupied, payment_create
 from sandbox.services import device_set_switches
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The real broker and worker fixtures of the flow tests.
-broker = test_engine_flow.broker
-worker = test_engine_flow.worker
 
 # The issue asks for 20 stalled-start runs per provider; two CPU cores shared by eight people
 # afford this many in the suite (set STALL_RUNS higher locally).

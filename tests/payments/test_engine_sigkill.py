@@ -20,12 +20,10 @@ from payments.models import Payment, PaymentStatus
 from sandbox.models import SandboxPayment
 from sandbox.scenarios import APPROVE
 from sandbox.services import payment_decide
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-broker = test_engine_flow.broker
 
 ROOT = Path(__file__).resolve().parents[2]
 # The dead worker's leases: short, so the sweeper may take its payments over soon after the kill.

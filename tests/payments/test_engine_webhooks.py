@@ -14,13 +14,10 @@ from providers.registry import capabilities_for
 from sandbox.models import SandboxPayment, SandboxWebhookDelivery
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
-from tests.payments import test_engine_flow
 from tests.payments.engine_support import PROVIDERS, Desk, settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-broker = test_engine_flow.broker
-worker = test_engine_flow.worker
 
 WEBHOOK_PROVIDERS = [p for p in PROVIDERS if capabilities_for(p).has_webhooks]
 

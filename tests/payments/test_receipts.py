@@ -15,20 +15,11 @@ from payments.services import payment_create, payment_print_receipt_execute
 from sandbox.models import SandboxPayment, SandboxReceipt
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
-from tests.broker import Broker
 from tests.factories import PaymentFactory
 from tests.payments.engine_support import Desk
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def broker():
-    """The print view schedules its worker half in the real broker; no worker runs here."""
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
+# The real broker's queues emptied around each test: the print view schedules its worker half in the real broker; no worker runs here.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("broker")]
 
 
 def approved(provider: str, tenant) -> tuple[Desk, Payment]:

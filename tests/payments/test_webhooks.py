@@ -21,16 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WEBHOOK_PROVIDERS = ["komoju", "klearly", "usaepay"]
 
 
-@pytest.fixture
-def broker():
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
 @pytest.fixture(params=WEBHOOK_PROVIDERS)
 def desk(request, sandbox_settings, tenant_a, live_server, broker):
     desk = Desk(request.param, tenant_a)

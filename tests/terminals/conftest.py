@@ -117,17 +117,6 @@ def payroc_account(tenant_a):
 
 
 @pytest.fixture
-def broker():
-    """The real broker's queues, emptied first: what the services scheduled (see tests/broker.py)."""
-    from tests.broker import Broker
-
-    queues = Broker()
-    queues.purge()
-    yield queues
-    queues.purge()
-
-
-@pytest.fixture
 def celery_worker(sandbox_settings, broker):
     """A real Celery worker in threads of this process, consuming this test process's queues."""
     from celery.contrib.testing.worker import start_worker
