@@ -10,3 +10,8 @@ every line are escaped (config/logsafety.py), so a `%0a` in a path cannot start 
 
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 logger_class = "config.logsafety.GunicornLogger"
+
+# Kept-alive connections stay open this long between requests: longer than a client keeps an idle one
+# (providers/http.py KEEPALIVE_EXPIRY_S, 5 s), so a tracker polling the sandbox every 2 s reuses its
+# connection and never sends on one the server is closing.
+keepalive = 10

@@ -265,6 +265,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker host that does not answer is given up on after 2 s (config/scheduling.py), not the OS's
 # connect timeout of minutes.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+if _green_threads():
+    # A green worker acks and schedules from hundreds of greenlets at once; kombu's Redis channel
+    # holds 10 connections by default, and the 11th ack fails ("Too many connections").
+    CELERY_BROKER_TRANSPORT_OPTIONS["max_connections"] = 1000
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Tokens that expire within 10 minutes are refreshed, one task per account under a short lease.
@@ -288,6 +292,10 @@ PAYMENTS_ATTENTION_AFTER_S = env.int("PAYMENTS_ATTENTION_AFTER_S", default=900)
 # How long a tracker's lease holds without renewal (a dead worker's payments wait this long for the
 # sweeper); the default (90 s) covers one Payroc long-poll of up to a minute.
 PAYMENTS_TRACKING_LEASE_S = env.int("PAYMENTS_TRACKING_LEASE_S", default=90)
+# The backstop read of a payment whose provider pushes every outcome by webhook (None: each
+# provider's `webhook_backstop_s`, 15 s). The tests shorten it: their emulators mostly have no
+# webhook address to push to.
+PAYMENTS_WEBHOOK_BACKSTOP_S = env.float("PAYMENTS_WEBHOOK_BACKSTOP_S", default=0) or None
 # The terminal's timeout sent with each start (None: each provider's default_timeout_s).
 PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) or None
 

@@ -21,6 +21,7 @@ from credentials.models import (
 )
 from providers.base import AccountConfig, Token
 from providers.errors import ProviderError
+from providers.http import make_client
 from providers.registry import capabilities_for, get_provider, provider_class
 
 
@@ -219,11 +220,13 @@ def account_config(account: ProviderAccount, *, secrets: dict | None = None) -> 
     )
 
 
-def provider_for(account: ProviderAccount, *, client=None):
-    """The provider adapter for an account, with its token cached in the database."""
-    return get_provider(
-        account_config(account), token_store=DatabaseTokenStore(account), client=client
-    )
+def provider_for(account: ProviderAccount, *, client=None, transport=None):
+    """The provider adapter for an account, with its token cached in the database. `transport`:
+    its client sends through that one (a tracker's kept-alive connections) instead of its own."""
+    config = account_config(account)
+    if client is None and transport is not None:
+        client = make_client(config.base_url, label=account.provider, transport=transport)
+    return get_provider(config, token_store=DatabaseTokenStore(account), client=client)
 
 
 @dataclass

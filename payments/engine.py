@@ -36,6 +36,7 @@ from payments.state import payment_note, payment_transition
 from providers.base import PaymentKind as ProviderKind
 from providers.base import PaymentResult, PaymentState, StartRequest
 from providers.errors import OutcomeUnknown, ProviderError, RateLimited, StartInFlight
+from providers.http import shared_transport
 from providers.recovery import look_for_start, nothing_ran, start_exactly_once
 from providers.registry import capabilities_for, provider_class
 
@@ -69,8 +70,14 @@ def _schedule(task_name: str, *, countdown: float = 0, **kwargs) -> None:
     getattr(tasks, task_name).apply_async_on_commit(kwargs=kwargs, countdown=max(0.0, countdown))
 
 
-def _adapter(payment: Payment):
-    adapter = provider_for(payment.account)
+def _adapter(payment: Payment, *, keep_alive: bool = False):
+    """The payment's adapter. `keep_alive` (a tracker's read): its requests go through this
+    process's one pool of kept-alive connections (providers/http.py `shared_transport`) instead of
+    a new connection each; never for a start, capture or refund, whose request must not meet a
+    connection the server has just closed (that is a broken exchange: the call may have landed)."""
+    adapter = provider_for(
+        payment.account, transport=shared_transport(payment.account_id) if keep_alive else None
+    )
     read_timeout = _setting("PAYMENTS_READ_TIMEOUT_S", None)
     if read_timeout:  # tests shorten our 30 s read timeout to stall a start past it
         adapter.client.timeout = httpx.Timeout(
@@ -449,13 +456,18 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     """One tracker step for a pending payment under lease `owner` (a fresh lease when empty and the
     old one expired). Reads the provider once (Payroc: a long-poll), applies a final state, and
     otherwise schedules the next step at the cadence the credential's budget allows. Past the
-    deadline with no final word the payment becomes `unknown`, never `failed`."""
+    deadline with no final word the payment becomes `unknown`, never `failed`.
+
+    A step that finds the payment still pending costs two queries (the claim and the read of the
+    row), the budget's one Redis call, the provider read and the next step's message: a thousand
+    open payments are a few hundred steps a second on one worker host."""
     now = timezone.now()
     owner = owner or f"track:{uuid.uuid4().hex[:12]}"
+    lease_until = now + timedelta(seconds=_lease_s())
     claimed = (
         Payment.objects.filter(pk=payment_id, status=S.PENDING)
         .filter(Q(lease_owner=owner) | Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=_lease_s()))
+        .update(lease_owner=owner, lease_until=lease_until)
     )
     if not claimed:
         return None
@@ -463,17 +475,27 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     if payment.deadline_at and now >= payment.deadline_at:
         _deadline_passed(payment)
         return _reload(payment_id)
-    result = _read(payment, wait=True, owner=owner)
+    result = _read(payment, wait=True, owner=owner, lease_until=lease_until)
     if result is None:
-        return _reload(payment_id)  # _read scheduled the next step
-    payment.refresh_from_db()
-    if _apply_result(payment, result, source=EventSource.TRACKER):
-        return _reload(payment_id)
+        return payment  # _read scheduled the next step
+    if _moves(result):
+        payment.refresh_from_db()  # the read may have taken a minute (a long-poll)
+        if _apply_result(payment, result, source=EventSource.TRACKER):
+            return _reload(payment_id)
     if timezone.now() >= (payment.deadline_at or timezone.now() + timedelta(days=1)):
         _deadline_passed(payment)
         return _reload(payment_id)
-    _next_step(payment, owner, tracking_cadence_s(payment))
-    return _reload(payment_id)
+    _next_step(payment, owner, tracking_cadence_s(payment), lease_until=lease_until)
+    return payment
+
+
+def _moves(result: PaymentResult) -> bool:
+    """Whether the provider's word may move a payment (`_apply_result` ignores the others)."""
+    return PaymentState(result.state) not in (
+        PaymentState.PENDING,
+        PaymentState.CREATED,
+        PaymentState.UNKNOWN,
+    )
 
 
 def tracking_cadence_s(payment: Payment) -> float:
@@ -487,30 +509,50 @@ def tracking_cadence_s(payment: Payment) -> float:
     if caps.webhooks_tell_every_outcome:
         field = provider_class(payment.provider).webhook_secret_field
         if field and payment.account.secrets().get(field):
-            return caps.webhook_backstop_s
+            return _setting("PAYMENTS_WEBHOOK_BACKSTOP_S", None) or caps.webhook_backstop_s
     return caps.poll_interval_s
 
 
-def _next_step(payment: Payment, owner: str, countdown: float) -> None:
-    renewed = Payment.objects.filter(pk=payment.pk, status=S.PENDING, lease_owner=owner).update(
-        lease_until=timezone.now() + timedelta(seconds=_lease_s() + countdown)
-    )
-    if renewed:
-        _schedule("track_payment", countdown=countdown, payment_id=payment.pk, owner=owner)
+def _next_step(
+    payment: Payment, owner: str, countdown: float, *, lease_until: datetime | None = None
+) -> None:
+    """Schedule the tracker's next step in `countdown` seconds. The lease must last until that step
+    claims it again, or the sweeper would take a waiting tracker for a dead one: when the lease this
+    step took (`lease_until`) ends well after that, it stands; otherwise it is renewed first (a
+    long pause for the budget, or after a long-poll), and a lost lease schedules nothing."""
+    now = timezone.now()
+    slack = timedelta(seconds=_lease_s() / 3)
+    if lease_until is None or lease_until < now + timedelta(seconds=countdown) + slack:
+        renewed = Payment.objects.filter(pk=payment.pk, status=S.PENDING, lease_owner=owner).update(
+            lease_until=now + timedelta(seconds=_lease_s() + countdown)
+        )
+        if not renewed:
+            return
+    _schedule("track_payment", countdown=countdown, payment_id=payment.pk, owner=owner)
 
 
-def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentResult | None:
+def _read(
+    payment: Payment,
+    *,
+    wait: bool,
+    owner: str | None = None,
+    lease_until: datetime | None = None,
+) -> PaymentResult | None:
     """The provider's word on `payment`, inside the credential's budget; None when the budget or the
     provider said "not now" (the next step is then scheduled when `owner` holds the lease)."""
     caps = capabilities_for(payment.provider)
     wait_s = budget_take(payment.account_id, limit=tracking_limit(caps.requests_per_minute))
     if wait_s > 0:
         if owner is not None:
-            _next_step(payment, owner, wait_s)
+            _next_step(payment, owner, wait_s, lease_until=lease_until)
         return None
     long_poll = wait and caps.status_channel == "long_poll"
     try:
-        with _adapter(payment) as adapter:
+        # Kept-alive connections in a green tracking process (hundreds of reads a second); a thread
+        # pool (the tests' in-process worker against Django's threaded live server, whose handler
+        # thread would hold its database connection for as long as the connection lives) opens
+        # one per read.
+        with _adapter(payment, keep_alive=_pooled_connections()) as adapter:
             if long_poll or _pooled_connections():
                 # As each request leaves, after the adapter's own queries (its cached token): a
                 # long-poll holds no connection while it waits, and in a green process (a pool of
@@ -523,7 +565,7 @@ def _read(payment: Payment, *, wait: bool, owner: str | None = None) -> PaymentR
         logger.info("reading payment %s failed: %s", payment.pk, exc)
         retry = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else None
         if owner is not None:
-            _next_step(payment, owner, retry or caps.poll_interval_s)
+            _next_step(payment, owner, retry or caps.poll_interval_s, lease_until=lease_until)
         return None
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -114,6 +115,53 @@ def tls_context() -> ssl.SSLContext:
     if os.environ.get("SSL_CERT_DIR"):
         return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
     return ssl.create_default_context(cafile=certifi.where())
+
+
+# A kept-alive connection is dropped after this long idle: shorter than the keep-alive of the
+# servers it talks to (config/gunicorn.conf.py keeps one 10 s), so a reused connection is never one
+# the server is closing at that moment.
+KEEPALIVE_EXPIRY_S = 5.0
+
+
+class _KeptAlive(httpx.BaseTransport):
+    """One process's pool of kept-alive connections, shared by many short-lived clients (a tracker
+    step makes one): closing a client leaves the pool open. Authentication travels in each
+    request's headers and cookies stay with each client, so accounts share connections, never
+    credentials."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport(
+            verify=tls_context(),
+            limits=httpx.Limits(
+                max_connections=None,  # a green tracking pool holds hundreds of long-polls
+                max_keepalive_connections=1000,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        """Kept open: other clients of this process use it."""
+
+
+_shared: dict[tuple[int, object], _KeptAlive] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_transport(key: object = None) -> httpx.BaseTransport:
+    """This process's kept-alive transport for `key` (a provider account: its own few connections;
+    one pool for all would be scanned whole by each request, and a tracking process holds hundreds).
+    One set per process: a forked child makes its own. For reads only: a start, capture or refund
+    sent on a connection the server closes at that moment is a broken exchange, and the call may
+    have landed."""
+    slot = (os.getpid(), key)
+    transport = _shared.get(slot)
+    if transport is None:
+        with _shared_lock:
+            transport = _shared.get(slot) or _shared.setdefault(slot, _KeptAlive())
+    return transport
 
 
 def make_client(

@@ -188,7 +188,10 @@ def device_rename(*, device: SandboxDevice, name: str) -> SandboxDevice:
 
 
 def device_take_5xx(*, device: SandboxDevice) -> bool:
-    """Uses up one of the device's "answer with a 5xx" requests; True when this request is one."""
+    """Uses up one of the device's "answer with a 5xx" requests; True when this request is one.
+    A device loaded with none left is not written to (the common case: every wire call asks)."""
+    if not device.fail_next_5xx:
+        return False
     return (
         SandboxDevice.objects.filter(pk=device.pk, fail_next_5xx__gt=0).update(
             fail_next_5xx=F("fail_next_5xx") - 1
@@ -199,6 +202,8 @@ def device_take_5xx(*, device: SandboxDevice) -> bool:
 
 def device_take_lost_response(*, device: SandboxDevice) -> bool:
     """Uses up the device's "lose the next response" switch; True when this response is to be lost."""
+    if not device.lose_next_response:
+        return False
     return (
         SandboxDevice.objects.filter(pk=device.pk, lose_next_response=True).update(
             lose_next_response=False

@@ -34,6 +34,7 @@ import importlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -228,10 +229,21 @@ def kick() -> None:
             _sender.start()
 
 
+# The outbox is looked at on a wire call at most this often per process: a sandbox answering
+# hundreds of reads a second asks the database once, not hundreds of times.
+KICK_CHECK_INTERVAL_S = 0.5
+_last_kick_check = 0.0
+
+
 def kick_if_due() -> None:
     """The fallback "on the next read": start a sender when deliveries are due and none runs."""
+    global _last_kick_check
     if _sender is not None and _sender.is_alive():
         return
+    now = time.monotonic()
+    if now - _last_kick_check < KICK_CHECK_INTERVAL_S:
+        return
+    _last_kick_check = now
     max_attempts = int(conf.setting("SANDBOX_WEBHOOK_MAX_ATTEMPTS"))
     if SandboxWebhookDelivery.objects.due(max_attempts=max_attempts).exists():
         kick()

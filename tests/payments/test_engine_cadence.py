@@ -43,6 +43,7 @@ def _after_one_step(desk, broker):
 def test_a_provider_whose_webhooks_tell_every_outcome_is_read_only_as_a_backstop(
     provider, sandbox_settings, tenant_a, broker
 ):
+    sandbox_settings.PAYMENTS_WEBHOOK_BACKSTOP_S = None  # the product's cadence, not the tests'
     desk = Desk(provider, tenant_a)
     caps = capabilities_for(provider)
     assert caps.webhooks_tell_every_outcome and caps.webhook_backstop_s > 3 * caps.poll_interval_s
@@ -54,6 +55,17 @@ def test_a_provider_whose_webhooks_tell_every_outcome_is_read_only_as_a_backstop
     assert caps.webhook_backstop_s - 2 < countdown <= caps.webhook_backstop_s
     # Its lease covers the pause, so the sweeper does not take a waiting tracker for a dead one.
     assert payment.lease_until > timezone.now() + timedelta(seconds=caps.webhook_backstop_s)
+
+
+@pytest.mark.parametrize("provider", ["komoju", "klearly"])
+def test_the_backstop_read_follows_its_setting(provider, sandbox_settings, tenant_a, broker):
+    sandbox_settings.PAYMENTS_WEBHOOK_BACKSTOP_S = 7
+    desk = Desk(provider, tenant_a)
+
+    payment = _after_one_step(desk, broker)
+
+    assert tracking_cadence_s(payment) == 7
+    assert 5 < _next_read_countdown(broker, payment) <= 7
 
 
 @pytest.mark.parametrize("provider", ["komoju", "klearly"])
@@ -83,3 +95,30 @@ def test_a_provider_whose_webhooks_miss_outcomes_is_polled_at_its_interval(
     interval = capabilities_for(provider).poll_interval_s
     assert tracking_cadence_s(payment) == interval
     assert 0 < _next_read_countdown(broker, payment) <= interval
+
+
+@pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
+def test_a_step_that_finds_the_payment_pending_costs_two_queries_and_keeps_its_lease(
+    provider, sandbox_settings, tenant_a, broker
+):
+    """A thousand open payments are a few hundred steps a second: a step that changes nothing
+    claims the lease and reads the row, and writes nothing else (the lease it took covers the
+    pause before the next step)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    desk = Desk(provider, tenant_a)
+    payment = _after_one_step(desk, broker)
+    broker.purge()
+
+    with CaptureQueriesContext(connection) as queries:
+        payment_track(payment_id=payment.pk, owner=payment.lease_owner)
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["UPDATE", "SELECT"], queries.captured_queries
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.lease_until > timezone.now() + timedelta(
+        seconds=capabilities_for(provider).poll_interval_s
+    )
+    assert _next_read_countdown(broker, payment) <= capabilities_for(provider).poll_interval_s
