@@ -72,9 +72,10 @@ def _schedule(task_name: str, *, countdown: float = 0, **kwargs) -> None:
 
 def _adapter(payment: Payment, *, keep_alive: bool = False):
     """The payment's adapter. `keep_alive` (a tracker's read): its requests go through this
-    process's one pool of kept-alive connections (providers/http.py `shared_transport`) instead of
-    a new connection each; never for a start, capture or refund, whose request must not meet a
-    connection the server has just closed (that is a broken exchange: the call may have landed)."""
+    process's kept-alive connections of the payment's account (providers/http.py
+    `shared_transport`) instead of a new connection each; never for a start, capture or refund,
+    whose request must not meet a connection the server has just closed (that is a broken
+    exchange: the call may have landed)."""
     adapter = provider_for(
         payment.account, transport=shared_transport(payment.account_id) if keep_alive else None
     )

@@ -124,10 +124,9 @@ KEEPALIVE_EXPIRY_S = 5.0
 
 
 class _KeptAlive(httpx.BaseTransport):
-    """One process's pool of kept-alive connections, shared by many short-lived clients (a tracker
-    step makes one): closing a client leaves the pool open. Authentication travels in each
-    request's headers and cookies stay with each client, so accounts share connections, never
-    credentials."""
+    """A pool of kept-alive connections shared by many short-lived clients of one account in one
+    process (a tracker step makes one): closing a client leaves the pool open. Authentication
+    travels in each request's headers and cookies stay with each client."""
 
     def __init__(self) -> None:
         self._inner = httpx.HTTPTransport(
