@@ -460,8 +460,8 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     deadline with no final word the payment becomes `unknown`, never `failed`.
 
     A step that finds the payment still pending costs two queries (the claim and the read of the
-    row), the budget's one Redis call, the provider read and the next step's message: a thousand
-    open payments are a few hundred steps a second on one worker host."""
+    row), the budget's one Redis call, the provider read and the next step's message (about a
+    hundred such steps a second fill one green tracking process: benchmarks/test_bench_tracking.py)."""
     now = timezone.now()
     owner = owner or f"track:{uuid.uuid4().hex[:12]}"
     lease_until = now + timedelta(seconds=_lease_s())
@@ -548,13 +548,14 @@ def _read(
             _next_step(payment, owner, wait_s, lease_until=lease_until)
         return None
     long_poll = wait and caps.status_channel == "long_poll"
+    green = _pooled_connections()
     try:
         # Kept-alive connections in a green tracking process (hundreds of reads a second); a thread
         # pool (the tests' in-process worker against Django's threaded live server, whose handler
         # thread would hold its database connection for as long as the connection lives) opens
         # one per read.
-        with _adapter(payment, keep_alive=_pooled_connections()) as adapter:
-            if long_poll or _pooled_connections():
+        with _adapter(payment, keep_alive=green) as adapter:
+            if long_poll or green:
                 # As each request leaves, after the adapter's own queries (its cached token): a
                 # long-poll holds no connection while it waits, and in a green process (a pool of
                 # connections shared by hundreds of greenlets) no read holds one across the call.

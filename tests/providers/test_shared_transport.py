@@ -76,10 +76,10 @@ def test_each_account_has_its_own_connections(server):
 
 
 def test_the_client_keeps_an_idle_connection_shorter_than_the_server_keeps_it():
-    from pathlib import Path
+    from django.conf import settings
 
     conf = {}
-    exec(Path("config/gunicorn.conf.py").read_text(), conf)
+    exec((settings.BASE_DIR / "config" / "gunicorn.conf.py").read_text(), conf)
     assert KEEPALIVE_EXPIRY_S < conf["keepalive"]
 
 

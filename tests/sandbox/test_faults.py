@@ -135,3 +135,22 @@ def test_concurrent_starts_on_one_device_let_exactly_one_through(usaepay, usaepa
     codes = sorted(response.json().get("errorcode", 0) for response in responses)
     assert codes == [0, 21146, 21146, 21146, 21146]
     assert SandboxPayment.objects.count() == 1
+
+
+def test_a_device_without_a_fault_switch_is_not_written_to_by_a_wire_call(usaepay_device):
+    """Every wire call asks the device's switches: with none set that costs no query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.device_take_5xx(device=usaepay_device) is False
+        assert services.device_take_lost_response(device=usaepay_device) is False
+    assert queries.captured_queries == []
+
+    services.device_set_switches(device=usaepay_device, fail_next_5xx=1, lose_next_response=True)
+    usaepay_device.refresh_from_db()
+    assert services.device_take_5xx(device=usaepay_device) is True
+    assert services.device_take_lost_response(device=usaepay_device) is True
+    usaepay_device.refresh_from_db()
+    assert services.device_take_5xx(device=usaepay_device) is False
+    assert services.device_take_lost_response(device=usaepay_device) is False
