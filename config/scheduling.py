@@ -65,14 +65,31 @@ def send(task, args=None, kwargs=None, **options) -> bool:
     return True
 
 
+def on_commit(func) -> None:
+    """`transaction.on_commit(func)`, without opening a database connection only to learn that no
+    transaction is open. Outside one (autocommit) Django runs `func` at once, but asks the connection
+    whether it is in autocommit first, which takes a connection from the pool (a round trip to check
+    it) in a green tracking process that gave its connection back before its provider call. With no
+    connection open there is no transaction: `func` runs at once, as Django would run it."""
+    connection = transaction.get_connection()
+    if (
+        connection.connection is None
+        and not connection.in_atomic_block
+        and connection.settings_dict["AUTOCOMMIT"]
+    ):
+        func()
+    else:
+        transaction.on_commit(func)
+
+
 class QueuedTask(DjangoTask):
     """The app's task class: `apply_async_on_commit` / `delay_on_commit` send through `send`."""
 
     def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
-        transaction.on_commit(lambda: send(self, args, kwargs, **options))
+        on_commit(lambda: send(self, args, kwargs, **options))
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(lambda: send(self, args, kwargs))
+        on_commit(lambda: send(self, args, kwargs))
 
 
 class QueuedWorkMiddleware:

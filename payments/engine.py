@@ -459,20 +459,26 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     otherwise schedules the next step at the cadence the credential's budget allows. Past the
     deadline with no final word the payment becomes `unknown`, never `failed`.
 
-    A step that finds the payment still pending costs two queries (the claim and the read of the
-    row), the budget's one Redis call, the provider read and the next step's message (about a
-    hundred such steps a second fill one green tracking process: benchmarks/test_bench_tracking.py)."""
+    A step that finds the payment still pending costs one query (the read of the row, which shows
+    that this chain still holds a lease lasting well past the step), the budget's one Redis call,
+    the provider read and the next step's message (benchmarks/test_bench_tracking.py). The lease is
+    claimed or renewed (a conditional UPDATE) only when it is not this chain's or runs short."""
     now = timezone.now()
-    owner = owner or f"track:{uuid.uuid4().hex[:12]}"
-    lease_until = now + timedelta(seconds=_lease_s())
-    claimed = (
-        Payment.objects.filter(pk=payment_id, status=S.PENDING)
-        .filter(Q(lease_owner=owner) | Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_owner=owner, lease_until=lease_until)
-    )
-    if not claimed:
+    payment = Payment.objects.select_related("account").filter(pk=payment_id).first()
+    if payment is None or payment.status != S.PENDING:
         return None
-    payment = Payment.objects.select_related("account").get(pk=payment_id)
+    if not _holds_lease(payment, owner, now):
+        owner = owner or f"track:{uuid.uuid4().hex[:12]}"
+        lease_until = now + timedelta(seconds=_lease_s())
+        claimed = (
+            Payment.objects.filter(pk=payment_id, status=S.PENDING)
+            .filter(Q(lease_owner=owner) | Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .update(lease_owner=owner, lease_until=lease_until)
+        )
+        if not claimed:
+            return None
+        payment.lease_owner, payment.lease_until = owner, lease_until
+    lease_until = payment.lease_until
     if payment.deadline_at and now >= payment.deadline_at:
         _deadline_passed(payment)
         return _reload(payment_id)
@@ -488,6 +494,17 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
         return _reload(payment_id)
     _next_step(payment, owner, tracking_cadence_s(payment), lease_until=lease_until)
     return payment
+
+
+def _holds_lease(payment: Payment, owner: str, now: datetime) -> bool:
+    """Whether chain `owner` holds `payment`'s lease for long enough that this step need not renew
+    it: past the longest step (a read times out after 30 s) and the pause after it, with the
+    sweeper's slack to spare. A long-poll (Payroc: a call held up to a minute) always renews."""
+    if not owner or payment.lease_owner != owner or payment.lease_until is None:
+        return False
+    if capabilities_for(payment.provider).status_channel == "long_poll":
+        return False
+    return payment.lease_until > now + timedelta(seconds=_lease_s() * 2 / 3)
 
 
 def _moves(result: PaymentResult) -> bool:

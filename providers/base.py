@@ -630,6 +630,8 @@ class ProviderAdapter(ABC):
 
     def _scrub(self, text: str) -> str:
         """``text`` with any of this account's secrets or its current token removed."""
+        if not text:
+            return text  # most status reads carry no message: no token to look up
         sensitive = [value for value in self.account.secrets.values() if value and len(value) >= 4]
         token = self.token_store.load()
         if token is not None:

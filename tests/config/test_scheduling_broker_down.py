@@ -59,3 +59,26 @@ def test_a_request_whose_work_could_not_be_sent_is_told_it_is_queued(queues, db)
     point_broker_at(dead_redis_url())
     QueuedWorkMiddleware(view)(request)
     assert [str(m) for m in get_messages(request)] == [QUEUED_MESSAGE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_send_goes_at_once_without_taking_a_connection(queues):
+    """A green tracker gives its database connection back before its provider call; scheduling its
+    next step afterwards must not take one again only to learn there is no transaction."""
+    from django.db import connection, transaction
+
+    from terminals.tasks import sync_account
+
+    connection.close()
+    sync_account.apply_async_on_commit(args=(1,))
+    assert connection.connection is None
+    assert [task.args for task in queues.scheduled(TASK)] == [[1]]
+
+    with transaction.atomic():
+        sync_account.delay_on_commit(2)
+        assert [task.args for task in queues.scheduled(TASK)] == [[1]]  # not before the commit
+    assert [task.args for task in queues.scheduled(TASK)] == [[1], [2]]
+
+    connection.ensure_connection()  # open and in autocommit: Django's own on_commit, at once
+    sync_account.delay_on_commit(3)
+    assert [task.args for task in queues.scheduled(TASK)] == [[1], [2], [3]]

@@ -98,27 +98,77 @@ def test_a_provider_whose_webhooks_miss_outcomes_is_polled_at_its_interval(
 
 
 @pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
-def test_a_step_that_finds_the_payment_pending_costs_two_queries_and_keeps_its_lease(
+def test_a_step_that_finds_the_payment_pending_costs_one_query_and_keeps_its_lease(
     provider, sandbox_settings, tenant_a, broker
 ):
     """A thousand open payments are a few hundred steps a second: a step that changes nothing
-    claims the lease and reads the row, and writes nothing else (the lease it took covers the
-    pause before the next step)."""
+    reads the row (which shows its chain still holds a long enough lease) and writes nothing (the
+    lease covers the pause before the next step)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     desk = Desk(provider, tenant_a)
     payment = _after_one_step(desk, broker)
     broker.purge()
+    lease_until = payment.lease_until
 
     with CaptureQueriesContext(connection) as queries:
         payment_track(payment_id=payment.pk, owner=payment.lease_owner)
 
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert statements == ["UPDATE", "SELECT"], queries.captured_queries
+    assert statements == ["SELECT"], queries.captured_queries
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
+    assert payment.lease_until == lease_until
     assert payment.lease_until > timezone.now() + timedelta(
         seconds=capabilities_for(provider).poll_interval_s
     )
     assert _next_read_countdown(broker, payment) <= capabilities_for(provider).poll_interval_s
+
+
+@pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
+def test_a_step_whose_lease_runs_short_renews_it_before_reading(
+    provider, sandbox_settings, tenant_a, broker
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.engine import LEASE_S
+    from payments.models import Payment
+
+    desk = Desk(provider, tenant_a)
+    payment = _after_one_step(desk, broker)
+    broker.purge()
+    # Shorter than a read that times out and the pause after it.
+    short = timezone.now() + timedelta(seconds=LEASE_S / 3)
+    Payment.objects.filter(pk=payment.pk).update(lease_until=short)
+
+    with CaptureQueriesContext(connection) as queries:
+        payment_track(payment_id=payment.pk, owner=payment.lease_owner)
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["SELECT", "UPDATE"], queries.captured_queries
+    owner = payment.lease_owner
+    payment.refresh_from_db()
+    assert payment.lease_owner == owner
+    assert payment.lease_until > timezone.now() + timedelta(seconds=LEASE_S * 2 / 3)
+    assert _next_read_countdown(broker, payment) <= capabilities_for(provider).poll_interval_s
+
+
+@pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
+def test_a_step_of_a_chain_whose_lease_another_tracker_took_changes_nothing_and_ends(
+    provider, sandbox_settings, tenant_a, broker
+):
+    from payments.models import Payment
+
+    desk = Desk(provider, tenant_a)
+    payment = _after_one_step(desk, broker)
+    broker.purge()
+    taken = timezone.now() + timedelta(seconds=80)
+    Payment.objects.filter(pk=payment.pk).update(lease_owner="sweep:other", lease_until=taken)
+
+    assert payment_track(payment_id=payment.pk, owner=payment.lease_owner) is None
+
+    payment.refresh_from_db()
+    assert (payment.lease_owner, payment.lease_until) == ("sweep:other", taken)
+    assert broker.scheduled("payments.tasks.track_payment") == []
