@@ -4,7 +4,7 @@
 |---|---|---|
 | SANDBOX_PAYROC_TOKEN_TTL_S | 3600 | lifetime of a Payroc bearer token (`expires_in`) |
 | SANDBOX_PAYROC_LONG_POLL_S | 30 | how long `GET /payment-instructions/{id}` holds while `inProgress` |
-| SANDBOX_HELD_CALL_READ_S | 2 | longest wait of a held status call between two reads when no change is announced (sandbox/wakeups.py) |
+| SANDBOX_HELD_CALL_READ_S | 10 | longest wait of a held status call between two reads when no change is announced (sandbox/wakeups.py) |
 | SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S | 120 | how long a Payroc device waits for the card |
 | SANDBOX_MAGIC_DELAY_S | 2 | pause between the start and a magic amount's outcome |
 | SANDBOX_MOBILEPAY_TIMEOUT_S | 120 | how long a MobilePay payment waits for the customer |
@@ -22,7 +22,7 @@ from django.conf import settings
 DEFAULTS: dict[str, float] = {
     "SANDBOX_PAYROC_TOKEN_TTL_S": 3600,
     "SANDBOX_PAYROC_LONG_POLL_S": 30,
-    "SANDBOX_HELD_CALL_READ_S": 2,
+    "SANDBOX_HELD_CALL_READ_S": 10,
     "SANDBOX_PAYROC_INSTRUCTION_TIMEOUT_S": 120,
     "SANDBOX_MAGIC_DELAY_S": 2,
     "SANDBOX_MOBILEPAY_TIMEOUT_S": 120,

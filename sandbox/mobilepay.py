@@ -329,15 +329,18 @@ class _Unavailable(Exception):
 
 def _authenticate(params: Params, *, with_token: bool) -> SandboxAccount:
     bio_code = params.require("bioCode")
-    account = SandboxAccount.objects.filter(
+    accounts = SandboxAccount.objects.filter(
         provider=EmulatorName.MOBILEPAY, secrets__bio_code=bio_code
-    ).first()
+    )
     if not with_token:
+        account = accounts.first()
         if account is None:
             raise Failure(UNKNOWN_BIO_CODE, value=bio_code)
         return account
     token = params.require("accessToken")
-    if account is None or not services.integra_token_valid(account=account, token=token):
+    # The bioCode's account and its valid accessToken in one query (every call of a tracker asks).
+    account = services.integra_accounts_with_token(accounts, token=token).first() if token else None
+    if account is None:
         raise Failure(INVALID_CREDENTIALS)
     return account
 

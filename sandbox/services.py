@@ -369,10 +369,9 @@ def integra_token_reset(*, account: SandboxAccount, previous: str) -> SandboxTok
         )
 
 
-def integra_token_valid(*, account: SandboxAccount, token: str) -> bool:
-    return (
-        bool(token) and SandboxToken.objects.valid().filter(account=account, token=token).exists()
-    )
+def integra_accounts_with_token(accounts, *, token: str):
+    """Those of `accounts` (a queryset) for which `token` is a valid Integra accessToken."""
+    return accounts.filter(tokens__token=token, tokens__expires_at__gt=timezone.now())
 
 
 # -- payments -------------------------------------------------------------------------------------
@@ -519,9 +518,6 @@ def payment_refresh(*, payment: SandboxPayment) -> SandboxPayment:
     if payment.status != PaymentStatus.PENDING:
         return payment
     now = timezone.now()
-    online = (
-        SandboxDevice.objects.filter(pk=payment.device_id).values_list("online", flat=True).first()
-    )
     magic_due = (
         not payment.awaiting_amount
         and payment.magic_outcome
@@ -529,7 +525,8 @@ def payment_refresh(*, payment: SandboxPayment) -> SandboxPayment:
         and payment.outcome_at is not None
         and payment.outcome_at <= now
         and payment.outcome_at < payment.timeout_at
-        and online
+        # the device is read only when an outcome is otherwise due (most reads find none)
+        and SandboxDevice.objects.filter(pk=payment.device_id, online=True).exists()
     )
     if magic_due:
         payment_decide(payment=payment, outcome=payment.magic_outcome)
