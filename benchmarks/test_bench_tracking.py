@@ -595,3 +595,41 @@ def test_usaepay_requests_per_minute_on_one_key(emulators, worker_host, tenant_a
         )
     assert followed_s >= 70
     record("tracking.usaepay_requests_per_min_per_key", max(windows), "req/min", 45)
+
+
+POLLED = ["mobilepay", "usaepay"]  # no webhook tells their outcomes: each open payment is read
+HELD_S = 30
+
+
+def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a, record, capsys):
+    """`tracking.polled_reads_per_s`: the status reads the worker host makes a second (counted at
+    the emulators, over 30 s) while 400 payments of the polled providers (200 MobilePay, 200
+    USAePay, each on its own key) stay open. Each asks for one read every 2 s (their poll
+    interval): 200 a second is the demand, and what the worker host can follow is this figure."""
+    terminals = seed_lanes(tenant_a, emulators.url, [(p, LANES_PER_PROVIDER) for p in POLLED])
+    payments = take_all(tenant_a, terminals)
+    all_pending(payments, timeout=TERMINAL_TIMEOUT_S / 2)
+    time.sleep(10)  # every tracker is in its stride
+    start = timezone.now()
+    time.sleep(HELD_S)
+    end = timezone.now()
+    reads = [
+        path
+        for at, method, path, _ in emulators.calls()
+        if method == "GET"
+        and start.replace(microsecond=0) <= at < end.replace(microsecond=0)
+        and (path.endswith("/payment/status") or "/paymentengine/payrequests/" in path)
+    ]
+    per_provider = Counter(path.split("/")[2] for path in reads)
+    seconds = (end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds()
+    assert (
+        not Payment.objects.filter(pk__in=[p.pk for p in payments])
+        .exclude(status=PaymentStatus.PENDING)
+        .exists()
+    )
+    with capsys.disabled():
+        print(
+            f"\n{load()}; {len(reads)} reads in {seconds:.0f} s: "
+            + ", ".join(f"{p} {n / seconds:.1f}/s" for p, n in sorted(per_provider.items()))
+        )
+    record("tracking.polled_reads_per_s", len(reads) / seconds, "reads/s", None)
