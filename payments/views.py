@@ -77,7 +77,7 @@ def new(request):
         form = ChargeForm(request.POST, currency=currency, can_auth=can_auth)
         if form.is_valid():
             token = form.cleaned_data["token"]
-            existing = Payment.objects.for_user(user).filter(idempotency_key=token).first()
+            existing = _made_with(user, token)
             if existing is not None:
                 return redirect("payments:detail", existing.uuid)
             amount_minor = form.cleaned_data["amount"]
@@ -95,6 +95,10 @@ def new(request):
                 .order_by("-approved_at")
                 .first()
             )
+            if problem and (made := _made_with(user, token)) is not None:
+                # The same form, posted twice at once: the other request made the payment that
+                # now occupies the terminal after this one looked for it.
+                return redirect("payments:detail", made.uuid)
             if problem:
                 form.add_error(None, problem)
             elif duplicate and not form.cleaned_data.get("confirm_duplicate"):
@@ -134,6 +138,11 @@ def new(request):
             "problem": _terminal_problem(terminal) if request.method != "POST" else None,
         },
     )
+
+
+def _made_with(user, token) -> Payment | None:
+    """The payment the Charge form with this one-time token already made, if any."""
+    return Payment.objects.for_user(user).filter(idempotency_key=token).first()
 
 
 def _duration(seconds: int) -> str:
