@@ -241,6 +241,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+if "pytest" in sys.modules:
+    # Each test client (a fresh one per test, per fuzz example) builds its own middleware, and
+    # WhiteNoise indexed every static file of the finders each time (8 ms, a fifth of the fuzz
+    # suite). Tests look a file up when it is asked for instead: the same files, the same headers.
+    WHITENOISE_AUTOREFRESH = True
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
