@@ -125,10 +125,16 @@ def stop_postgres() -> None:
             raise
 
 
+# Below Linux's ephemeral range (32768 and up): a port the kernel may hand to any outgoing
+# connection was once taken when the demo's Redis started ("bind: Address already in use").
+REDIS_PORTS = range(20000, 32768)
+
+
 def redis_port(data_dir: Path | None = None) -> int:
-    """A port derived from the data directory, so two checkouts (or data dirs) on one machine do not collide."""
+    """A port derived from the data directory, so two checkouts (or data dirs) on one machine do not
+    collide, and outside the range the kernel picks the local ports of connections from."""
     digest = hashlib.sha256(str(Path(data_dir or DATA_DIR).resolve()).encode()).digest()
-    return 20000 + int.from_bytes(digest[:2], "big") % 20000
+    return REDIS_PORTS[int.from_bytes(digest[:4], "big") % len(REDIS_PORTS)]
 
 
 def _redis_answers(port: int) -> bool:
