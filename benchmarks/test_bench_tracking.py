@@ -605,14 +605,16 @@ def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a,
     """`tracking.polled_reads_per_s`: the status reads the worker host makes a second (counted at
     the emulators, over 30 s) while 400 payments of the polled providers (200 MobilePay, 200
     USAePay, each on its own key) stay open. Each asks for one read every 2 s (their poll
-    interval): 200 a second is the demand, and what the worker host can follow is this figure."""
+    interval): 200 a second is the demand, and what the worker host can follow is this figure.
+    `tracking.cpu_ms_per_polled_read`: the machine's busy CPU time over those reads (all of it, the
+    emulators' share included): unlike the rate, it does not depend on how saturated the machine is."""
     terminals = seed_lanes(tenant_a, emulators.url, [(p, LANES_PER_PROVIDER) for p in POLLED])
     payments = take_all(tenant_a, terminals)
     all_pending(payments, timeout=TERMINAL_TIMEOUT_S / 2)
     time.sleep(10)  # every tracker is in its stride
-    start = timezone.now()
+    start, busy_before = timezone.now(), _busy_cpu_s()
     time.sleep(HELD_S)
-    end = timezone.now()
+    end, busy = timezone.now(), _busy_cpu_s() - busy_before
     reads = [
         path
         for at, method, path, _ in emulators.calls()
@@ -627,9 +629,21 @@ def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a,
         .exclude(status=PaymentStatus.PENDING)
         .exists()
     )
+    cpu_ms = busy * 1000 / len(reads)
     with capsys.disabled():
         print(
             f"\n{load()}; {len(reads)} reads in {seconds:.0f} s: "
             + ", ".join(f"{p} {n / seconds:.1f}/s" for p, n in sorted(per_provider.items()))
+            + f"; the machine's busy CPU {busy:.1f} s, {cpu_ms:.1f} ms a read"
         )
     record("tracking.polled_reads_per_s", len(reads) / seconds, "reads/s", None)
+    record("tracking.cpu_ms_per_polled_read", cpu_ms, "ms", None)
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine spent busy so far (every process: trackers, emulators,
+    PostgreSQL, Redis, this one), so a figure per read does not depend on how loaded it was."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
