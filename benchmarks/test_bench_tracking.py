@@ -607,7 +607,7 @@ def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a,
     USAePay, each on its own key) stay open. Each asks for one read every 2 s (their poll
     interval): 200 a second is the demand, and what the worker host can follow is this figure.
     `tracking.cpu_ms_per_polled_read`: the machine's busy CPU time over those reads (all of it, the
-    emulators' share included): unlike the rate, it does not depend on how saturated the machine is."""
+    emulators' share included): it depends less than the rate on how saturated the machine is."""
     terminals = seed_lanes(tenant_a, emulators.url, [(p, LANES_PER_PROVIDER) for p in POLLED])
     payments = take_all(tenant_a, terminals)
     all_pending(payments, timeout=TERMINAL_TIMEOUT_S / 2)
