@@ -80,7 +80,7 @@ def _names(page) -> list[str]:
 
 
 def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
-    page, screenshot, tenant_a, reseller_fleet, celery_beat
+    page, screenshot, tenant_a, reseller_fleet, celery_beat, accessibility_audit
 ):
     log_in(page, tenant_a.users[Role.RESELLER_ADMIN].email)
     page.get_by_role("link", name="Terminals").click()
@@ -152,6 +152,9 @@ def test_a_reseller_admin_filters_renames_and_sees_a_terminal_go_offline_live(
     virtual.locator('[data-testid=switches] input[name="online"]').uncheck()
     virtual.get_by_role("button", name="Save switches").click()
     expect(virtual.get_by_text("Switches saved.")).to_be_visible()
+    # The dark screen of a terminal that is off is readable (its lines once kept Pico's dark text).
+    expect(virtual.get_by_test_id("terminal-screen")).to_have_class(re.compile(r"\btone-offline\b"))
+    assert accessibility_audit.check(virtual) == []
     virtual.close()
 
     expect(badge).to_have_attribute("data-status", "offline", timeout=15_000)
