@@ -39,6 +39,13 @@ def _after_one_step(desk, broker):
     return payment
 
 
+def _pending_after_one_step(provider, tenant, broker):
+    """A payment of `provider` pending after one tracker step, with nothing left in the broker."""
+    payment = _after_one_step(Desk(provider, tenant), broker)
+    broker.purge()
+    return payment
+
+
 @pytest.mark.parametrize("provider", ["komoju", "klearly"])
 def test_a_provider_whose_webhooks_tell_every_outcome_is_read_only_as_a_backstop(
     provider, sandbox_settings, tenant_a, broker
@@ -107,9 +114,7 @@ def test_a_step_that_finds_the_payment_pending_costs_one_query_and_keeps_its_lea
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    desk = Desk(provider, tenant_a)
-    payment = _after_one_step(desk, broker)
-    broker.purge()
+    payment = _pending_after_one_step(provider, tenant_a, broker)
     lease_until = payment.lease_until
 
     with CaptureQueriesContext(connection) as queries:
@@ -136,9 +141,7 @@ def test_a_step_whose_lease_runs_short_renews_it_before_reading(
     from payments.engine import LEASE_S
     from payments.models import Payment
 
-    desk = Desk(provider, tenant_a)
-    payment = _after_one_step(desk, broker)
-    broker.purge()
+    payment = _pending_after_one_step(provider, tenant_a, broker)
     # Shorter than a read that times out and the pause after it.
     short = timezone.now() + timedelta(seconds=LEASE_S / 3)
     Payment.objects.filter(pk=payment.pk).update(lease_until=short)
@@ -161,9 +164,7 @@ def test_a_step_of_a_chain_whose_lease_another_tracker_took_changes_nothing_and_
 ):
     from payments.models import Payment
 
-    desk = Desk(provider, tenant_a)
-    payment = _after_one_step(desk, broker)
-    broker.purge()
+    payment = _pending_after_one_step(provider, tenant_a, broker)
     taken = timezone.now() + timedelta(seconds=80)
     Payment.objects.filter(pk=payment.pk).update(lease_owner="sweep:other", lease_until=taken)
 
