@@ -82,6 +82,10 @@ def new(request):
                 return redirect("payments:detail", existing.uuid)
             amount_minor = form.cleaned_data["amount"]
             problem = _terminal_problem(terminal)
+            if problem and (made := _made_with(user, token)) is not None:
+                # The same form, posted twice at once: the other request made the payment that
+                # now occupies the terminal after this one looked for it.
+                return redirect("payments:detail", made.uuid)
             # Approved when it became final (finished_at), so a long wait on the terminal counts
             # from the approval, not from the moment the merchant pressed Charge.
             duplicate = (
@@ -95,10 +99,6 @@ def new(request):
                 .order_by("-approved_at")
                 .first()
             )
-            if problem and (made := _made_with(user, token)) is not None:
-                # The same form, posted twice at once: the other request made the payment that
-                # now occupies the terminal after this one looked for it.
-                return redirect("payments:detail", made.uuid)
             if problem:
                 form.add_error(None, problem)
             elif duplicate and not form.cleaned_data.get("confirm_duplicate"):
