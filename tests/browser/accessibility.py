@@ -6,6 +6,7 @@ so nothing is fetched from the network and the product's pages carry no test scr
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from axe_playwright_python.sync_playwright import Axe
@@ -52,6 +53,10 @@ class AccessibilityAudit:
     checked: list[str] = field(default_factory=list)
     findings: list[AxeFinding] = field(default_factory=list)
     pages: list = field(default_factory=list)
+    # Pages whose audit is under way. A load handler runs in its own greenlet whenever the test
+    # waits on Playwright, so it can start while the test audits the same page itself; axe-core
+    # refuses a second run on a page ("Axe is already running").
+    running: set = field(default_factory=set)
 
     def watch_context(self, context) -> None:
         context.on("page", self.watch)
@@ -65,12 +70,22 @@ class AccessibilityAudit:
         audited on its next load instead."""
         if page.is_closed() or page.url in ("", "about:blank"):
             return []
+        if quiet and id(page) in self.running:
+            return []  # the audit under way sees this state
+        deadline = time.monotonic() + 30
+        while id(page) in self.running:  # the load handler's audit: let it finish, then ours
+            if time.monotonic() > deadline:
+                raise AssertionError(f"an axe-core audit of {page.url} did not finish in 30 s")
+            page.wait_for_timeout(20)
+        self.running.add(id(page))
         try:
             found = axe_findings(page)
         except Exception:
             if quiet:
                 return []
             raise
+        finally:
+            self.running.discard(id(page))
         self.checked.append(page.url)
         self.findings.extend(f for f in found if str(f) not in {str(x) for x in self.findings})
         return found
