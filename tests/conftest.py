@@ -3,12 +3,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests import flushing
+from tests import flushing, nodelay
 from tests.factories import MerchantFactory, ResellerFactory, Role, StoreFactory, member
 
 
 def pytest_configure(config):
     flushing.install()
+    nodelay.install()
     _prompt_test_workers()
 
 

@@ -1,12 +1,15 @@
-"""The demo heals itself: `manage.py run_demo` on its own data directory starts the embedded
-PostgreSQL again after its postmaster is killed, and the Celery worker after it is killed; each time
-/healthz turns 200 again and the supervisor says what it did.
+"""The demo end to end, on its own data directory, started once for cost: `manage.py run_demo`
+(what `make demo` runs after installing) migrates, loads the demo, prints how to log in, serves the
+login page, answers /healthz with a worker, and runs its PostgreSQL, Redis, gunicorn, Celery worker
+and beat. It starts the embedded PostgreSQL again after its postmaster is killed, and the Celery
+worker after it is killed; each time /healthz turns 200 again and the supervisor says what it did.
+After Ctrl-C no process of its own is left running, the embedded PostgreSQL and Redis included.
 
-The same demo (one start, for cost) then makes every kind of provider call: a person's "Sync now",
-a probe of every terminal and "Verify now" on every provider account over HTTP, and an operator's
-`manage.py provider_check` for each provider (auth, terminals, sale, abort, refund). No process
-prints a secret of the demo data: neither the supervisor, web (its access log included), worker and
-beat, whose output is the demo's, nor provider_check, nor the embedded servers' log files."""
+The same demo makes every kind of provider call: a person's "Sync now", a probe of every terminal
+and "Verify now" on every provider account over HTTP, and an operator's `manage.py provider_check`
+for each provider (auth, terminals, sale, abort, refund). No process prints a secret of the demo
+data: neither the supervisor, web (its access log included), worker and beat, whose output is the
+demo's, nor provider_check, nor the embedded servers' log files."""
 
 import contextlib
 import json
@@ -25,7 +28,7 @@ import psutil
 
 from home.demo_data import DEMO_PASSWORD, DEMO_PROVIDER_ACCOUNTS
 from providers.registry import PROVIDER_CLASSES
-from tests.e2e.test_make_demo import ROOT, _free_port, _ours
+from tests.e2e.demo import ROOT, free_port, ours
 from tests.second_factor import enrol_over_http
 
 # Every secret of every demo provider account (keys, tokens, webhook secrets, Klearly's partner id).
@@ -147,9 +150,11 @@ def _embedded_server_logs(data_dir: Path) -> str:
     return "\n".join(f.read_text(errors="replace") for f in files if f.is_file())
 
 
-def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
+def test_the_demo_serves_heals_a_killed_postgres_and_worker_and_stops_everything_on_ctrl_c(
+    tmp_path,
+):
     data_dir = str(tmp_path / "data")
-    port = _free_port()
+    port = free_port()
     output = tmp_path / "demo.log"
     env = {
         k: v
@@ -177,6 +182,20 @@ def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
         # Deadlines are generous: the whole suite runs beside this test on two cores, and restarting
         # PostgreSQL then takes far longer than the ~10 s it takes alone.
         _wait_for("the demo answering healthy", lambda: _healthy(url), seconds=180, output=output)
+        with urllib.request.urlopen(url + "/accounts/login/", timeout=30) as response:
+            assert response.status == 200 and b"Log in" in response.read()
+        names = " ".join(" ".join(p.cmdline()) for p in ours(data_dir))
+        for expected in ("postgres", "redis-server", "gunicorn", "celery", "beat"):
+            assert expected in names, f"{expected} is not among the demo's processes"
+        # How to log in, printed for the person who ran it once the demo terminals are in stores.
+        _wait_for(
+            "the demo printing how to log in",
+            lambda: "Press Ctrl-C to stop everything." in output.read_text(),
+            seconds=90,
+            output=output,
+        )
+        assert "admin@demo.test" in output.read_text()
+        assert DEMO_PASSWORD in output.read_text()
 
         # Every kind of provider call, by a person and by an operator (before the kills: a sync the
         # killed worker was reading stays "fetching" until beat fails it ten minutes later).
@@ -251,6 +270,6 @@ def test_the_demo_restarts_a_killed_postgres_and_a_killed_worker(tmp_path):
         leaked = [secret for secret in DEMO_SECRETS if _printed(secret, printed)]
         assert leaked == [], f"{name} printed {leaked}"
     deadline = time.monotonic() + 10
-    while _ours(data_dir) and time.monotonic() < deadline:
+    while ours(data_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _ours(data_dir) == []
+    assert ours(data_dir) == []
