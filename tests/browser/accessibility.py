@@ -46,6 +46,10 @@ def axe_findings(page) -> list[AxeFinding]:
     return findings
 
 
+# The document as axe-core would read it: its markup, and which element has the focus.
+DOCUMENT = """() => [document.documentElement.outerHTML, document.activeElement?.outerHTML ?? ""]"""
+
+
 @dataclass
 class AccessibilityAudit:
     """Checks every page of a browser context after each load; `checked` lists the URLs audited."""
@@ -57,6 +61,10 @@ class AccessibilityAudit:
     # waits on Playwright, so it can start while the test audits the same page itself; axe-core
     # refuses a second run on a page ("Axe is already running").
     running: set = field(default_factory=set)
+    # Each page's document (URL, window size, markup, focus) when it was last audited, and what
+    # axe-core found: the same document gets the same answer, so it is not audited again (axe-core
+    # took about 40 % of the browser's CPU in this suite).
+    audited: dict = field(default_factory=dict)
 
     def watch_context(self, context) -> None:
         context.on("page", self.watch)
@@ -79,7 +87,13 @@ class AccessibilityAudit:
             page.wait_for_timeout(20)
         self.running.add(id(page))
         try:
-            found = axe_findings(page)
+            document = (page.url, str(page.viewport_size), page.evaluate(DOCUMENT))
+            last = self.audited.get(id(page))
+            if last is not None and last[0] == document:
+                found = last[1]
+            else:
+                found = axe_findings(page)
+                self.audited[id(page)] = (document, found)
         except Exception:
             if quiet:
                 return []
