@@ -20,8 +20,8 @@ demo: install
 
 # Tests run in parallel (pytest-xdist): two processes for every core, at most 8 (a test waits on
 # its live server, a subprocess or a browser part of the time: on this 2-core machine one process
-# per core kept the cores busy 73 % of the run, three processes 89 to 92 % and four 96 %, 335 s
-# against 353 to 379 s for three); each has its own test database (pytest-django suffixes it per
+# per core kept the cores busy 73 % of the run, three processes 89 to 92 % and four 96 %; the wall
+# times are in the README); each has its own test database (pytest-django suffixes it per
 # worker) and its own embedded-Redis database number (config/settings.py); the embedded servers
 # themselves are shared. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 1) * 2))")
