@@ -58,7 +58,15 @@ CURRENCY = {
     "mobilepay": "DKK",
 }
 AMOUNT = 1000  # ends in 00: no magic outcome, the emulator waits for its decision
-WEBHOOK_PROVIDERS = {"komoju", "klearly"}  # every outcome is pushed: the tracker reads on a webhook
+# Each account holds its webhook secret and its emulator pushes to our gunicorn: KOMOJU and Klearly
+# push every outcome (the tracker reads on a webhook, and every 15 s as a backstop); USAePay pushes
+# an approved or declined sale (read at once) and is read every 5 s for what it does not push.
+WEBHOOK_PROVIDERS = {"komoju", "klearly", "usaepay"}
+WEBHOOK_SECRET = {
+    "komoju": "webhook_secret",
+    "klearly": "webhook_secret",
+    "usaepay": "webhook_signature_key",
+}
 # The access log: time (to the second), method, path, status, duration. gunicorn's `%(t)s` is
 # `[02/Dec/2026:14:50:01 +0000]`.
 # Every terminal waits 10 minutes for its customer (ours and the emulators'), so 1,000 starts on a
@@ -259,10 +267,13 @@ def _device_ref(provider: str, n: int) -> str:
     }[provider]
 
 
-def seed_lanes(tenant, url: str, plan: list[tuple[str, int]], *, one_key: bool = False):
+def seed_lanes(
+    tenant, url: str, plan: list[tuple[str, int]], *, one_key: bool = False, webhooks: bool = True
+):
     """Accounts, emulated devices and dashboard terminals for `plan` [(provider, lanes)], in bulk.
     Each lane has its own account and key, unless `one_key` (then one account per provider).
-    Returns the dashboard terminals, in `plan` order."""
+    Without `webhooks` the dashboard's accounts hold no webhook secret (set up without webhooks:
+    polled at their provider's interval). Returns the dashboard terminals, in `plan` order."""
     lanes = [(provider, i) for provider, count in plan for i in range(count)]
     accounts, sandbox_accounts, refs = [], [], []
     for provider, i in lanes:
@@ -272,15 +283,18 @@ def seed_lanes(tenant, url: str, plan: list[tuple[str, int]], *, one_key: bool =
         if one_key and i > 0:
             continue
         secrets, settings, sandbox_settings = _credentials(provider, n, ref)
+        ours = secrets
+        if not webhooks and provider in WEBHOOK_SECRET:
+            ours = {k: v for k, v in secrets.items() if k != WEBHOOK_SECRET[provider]}
         account = ProviderAccount(
             merchant=tenant.merchant,
             provider=provider,
             environment="sandbox",
             label=f"Tracking bench {n:05d}",
             settings=settings,
-            secrets_encrypted=vault.encrypt(secrets),
+            secrets_encrypted=vault.encrypt(ours),
         )
-        if provider in WEBHOOK_PROVIDERS:
+        if webhooks and provider in WEBHOOK_PROVIDERS:
             sandbox_settings = {
                 **sandbox_settings,
                 "webhook_url": f"{url}/webhooks/{provider}/{account.uuid}/",
@@ -597,18 +611,21 @@ def test_usaepay_requests_per_minute_on_one_key(emulators, worker_host, tenant_a
     record("tracking.usaepay_requests_per_min_per_key", max(windows), "req/min", 45)
 
 
-POLLED = ["mobilepay", "usaepay"]  # no webhook tells their outcomes: each open payment is read
+# Their accounts set up without webhooks: each open payment is read every 2 s.
+POLLED = ["mobilepay", "usaepay"]
 HELD_S = 30
 
 
 def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a, record, capsys):
     """`tracking.polled_reads_per_s`: the status reads the worker host makes a second (counted at
     the emulators, over 30 s) while 400 payments of the polled providers (200 MobilePay, 200
-    USAePay, each on its own key) stay open. Each asks for one read every 2 s (their poll
-    interval): 200 a second is the demand, and what the worker host can follow is this figure.
+    USAePay, each on its own key, set up without webhooks) stay open. Each asks for one read every
+    2 s (their poll interval): 200 a second is the demand, and what the worker host can follow is this figure.
     `tracking.cpu_ms_per_polled_read`: the machine's busy CPU time over those reads (all of it, the
     emulators' share included): it depends less than the rate on how saturated the machine is."""
-    terminals = seed_lanes(tenant_a, emulators.url, [(p, LANES_PER_PROVIDER) for p in POLLED])
+    terminals = seed_lanes(
+        tenant_a, emulators.url, [(p, LANES_PER_PROVIDER) for p in POLLED], webhooks=False
+    )
     payments = take_all(tenant_a, terminals)
     all_pending(payments, timeout=TERMINAL_TIMEOUT_S / 2)
     time.sleep(10)  # every tracker is in its stride

@@ -131,6 +131,12 @@ if _green_threads():
     # far under PostgreSQL's `max_connections`, and no task or request pays a new connection. A
     # greenlet waits for a free one (up to 30 s) instead of failing with "too many clients".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # No health check as a connection leaves the pool: it is a round trip to PostgreSQL before
+    # every task's and request's first query (the busiest cost of a tracker's read after the read
+    # itself). psycopg_pool drops a connection that comes back broken; one broken while it waited
+    # in the pool (PostgreSQL restarted) fails one task or request, and the sweeper restarts a
+    # tracker whose step failed.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
@@ -300,9 +306,10 @@ PAYMENTS_ATTENTION_AFTER_S = env.int("PAYMENTS_ATTENTION_AFTER_S", default=900)
 # How long a tracker's lease holds without renewal (a dead worker's payments wait this long for the
 # sweeper); the default (90 s) covers one Payroc long-poll of up to a minute.
 PAYMENTS_TRACKING_LEASE_S = env.int("PAYMENTS_TRACKING_LEASE_S", default=90)
-# The backstop read of a payment whose provider pushes every outcome by webhook (None: each
-# provider's `webhook_backstop_s`, 15 s). The tests shorten it: their emulators mostly have no
-# webhook address to push to.
+# The pause between reads of a payment whose account holds its webhook secret (None: each
+# provider's own: `webhook_backstop_s`, 15 s, where webhooks push every outcome; USAePay's
+# `webhook_poll_interval_s`, 5 s). The tests shorten it: their emulators mostly have no webhook
+# address to push to.
 PAYMENTS_WEBHOOK_BACKSTOP_S = env.float("PAYMENTS_WEBHOOK_BACKSTOP_S", default=0) or None
 # The terminal's timeout sent with each start (None: each provider's default_timeout_s).
 PAYMENTS_TERMINAL_TIMEOUT_S = env.int("PAYMENTS_TERMINAL_TIMEOUT_S", default=0) or None

@@ -464,7 +464,8 @@ def payment_track(*, payment_id: int, owner: str = "") -> Payment | None:
     the provider read and the next step's message (benchmarks/test_bench_tracking.py). The lease is
     claimed or renewed (a conditional UPDATE) only when it is not this chain's or runs short."""
     now = timezone.now()
-    payment = Payment.objects.select_related("account").filter(pk=payment_id).first()
+    # `[:1]`, not `.first()`: no ORDER BY to compile for a primary-key read.
+    payment = next(iter(Payment.objects.select_related("account").filter(pk=payment_id)[:1]), None)
     if payment is None or payment.status != S.PENDING:
         return None
     if not _holds_lease(payment, owner, now):
@@ -518,16 +519,22 @@ def _moves(result: PaymentResult) -> bool:
 
 def tracking_cadence_s(payment: Payment) -> float:
     """The pause before a tracker's next read of `payment`: none after a long-poll (Payroc's call
-    itself waits); the provider's poll interval; or, where every outcome is pushed by a webhook
-    and the account holds its webhook secret, only a backstop read now and then (the webhook asks
-    for the immediate read that finds the outcome)."""
+    itself waits); the provider's poll interval; or, where the account holds its webhook secret
+    and webhooks push every outcome, only a backstop read now and then (the webhook asks for the
+    immediate read that finds the outcome); where they push some (USAePay: card outcomes, not a
+    request cancelled on the terminal), the provider's longer `webhook_poll_interval_s`."""
     caps = capabilities_for(payment.provider)
     if caps.status_channel == "long_poll":
         return 0
-    if caps.webhooks_tell_every_outcome:
+    if caps.webhooks_tell_every_outcome or caps.webhook_poll_interval_s:
         field = provider_class(payment.provider).webhook_secret_field
         if field and payment.account.secrets().get(field):
-            return _setting("PAYMENTS_WEBHOOK_BACKSTOP_S", None) or caps.webhook_backstop_s
+            own = (
+                caps.webhook_backstop_s
+                if caps.webhooks_tell_every_outcome
+                else caps.webhook_poll_interval_s
+            )
+            return _setting("PAYMENTS_WEBHOOK_BACKSTOP_S", None) or own
     return caps.poll_interval_s
 
 

@@ -151,6 +151,11 @@ class Capabilities:
     # backstop, every `webhook_backstop_s`, and the webhook's immediate read finds the outcome.
     webhooks_tell_every_outcome: bool = False
     webhook_backstop_s: float = 15.0
+    # Webhooks that tell some outcomes but not all (USAePay: a sale approved or declined, not a
+    # payment request cancelled or timed out on the terminal): where the account holds its webhook
+    # secret, the pause between reads. What a webhook tells is read at once (its immediate read);
+    # what none tells is seen within this pause. None: read at `poll_interval_s` all the same.
+    webhook_poll_interval_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,10 @@ class UsaepayProvider(ProviderAdapter):
         status_channel="poll",
         # 30 status calls a minute leaves room under the default 45/min key budget.
         poll_interval_s=2.0,
+        # With the webhook's signature key held, an approved or declined sale is read as its
+        # webhook arrives; a request cancelled or timed out on the terminal (no transaction, no
+        # webhook) is seen within 5 s, at 12 calls a minute.
+        webhook_poll_interval_s=5.0,
         metadata_field='custom_fields {"1": store, "2": payment, "3": merchant}',
         default_timeout_s=180,  # USAePay's default payrequest timeout
         requests_per_minute=45,

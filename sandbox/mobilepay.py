@@ -339,7 +339,11 @@ def _authenticate(params: Params, *, with_token: bool) -> SandboxAccount:
         return account
     token = params.require("accessToken")
     # The bioCode's account and its valid accessToken in one query (every call of a tracker asks).
-    account = services.integra_accounts_with_token(accounts, token=token).first() if token else None
+    account = (
+        next(iter(services.integra_accounts_with_token(accounts, token=token)[:1]), None)
+        if token
+        else None
+    )
     if account is None:
         raise Failure(INVALID_CREDENTIALS)
     return account
@@ -380,16 +384,26 @@ def _uuid_hex(value: str) -> str | None:
 def _payment(account, params: Params, name: str = "paymentId") -> SandboxPayment:
     payment_id = params.require(name)
     hex_id = _uuid_hex(payment_id)
+    # `[:1]`, not `.first()`: no ORDER BY to compile (every call of a tracker asks); the device's
+    # account is the one the caller authenticated as.
     payment = (
-        SandboxPayment.objects.for_account(account)
-        .select_related("device__account")
-        .filter(transaction_ref=hex_id, kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH])
-        .first()
+        next(
+            iter(
+                SandboxPayment.objects.for_account(account)
+                .select_related("device")
+                .filter(
+                    transaction_ref=hex_id,
+                    kind__in=[SandboxPaymentKind.SALE, SandboxPaymentKind.AUTH],
+                )[:1]
+            ),
+            None,
+        )
         if hex_id
         else None
     )
     if payment is None:
         raise Failure(PAYMENT_NOT_FOUND, value=payment_id)
+    payment.device.account = account
     _faults(payment.device)
     return services.payment_refresh(payment=payment)
 

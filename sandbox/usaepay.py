@@ -410,14 +410,21 @@ def _custom_fields_valid(fields) -> bool:
 
 
 def _find_request(account, key: str) -> SandboxPayment | None:
-    return (
-        SandboxPayment.objects.for_account(account)
-        .select_related("device__account")
-        .filter(provider_ref=key)
-        .first()
-        if key
-        else None
+    """The account's payment request `key` (every call of a tracker asks): `[:1]`, not `.first()`,
+    so no ORDER BY to compile; the device's account is the one the caller authenticated as."""
+    if not key:
+        return None
+    payment = next(
+        iter(
+            SandboxPayment.objects.for_account(account)
+            .select_related("device")
+            .filter(provider_ref=key)[:1]
+        ),
+        None,
     )
+    if payment is not None:
+        payment.device.account = account
+    return payment
 
 
 @usaepay_api

@@ -131,10 +131,10 @@ def sandbox_settings(settings, live_server):
     settings.SANDBOX_BASE_URL = live_server.url
     settings.SANDBOX_MAGIC_DELAY_S = 0
     settings.SANDBOX_PAYROC_LONG_POLL_S = 1
-    # Most emulated accounts here have no webhook address, so a KOMOJU or Klearly payment's outcome
-    # is found by the backstop read: every 3 s, not 15 (tests/payments/test_engine_cadence.py
-    # checks the real cadence).
-    settings.PAYMENTS_WEBHOOK_BACKSTOP_S = 3
+    # Most emulated accounts here have no webhook address, so a KOMOJU, Klearly or USAePay
+    # payment's outcome is found by the tracker's own read: every 2 s, not 15 (5 for USAePay)
+    # (tests/payments/test_engine_cadence.py checks the real cadence).
+    settings.PAYMENTS_WEBHOOK_BACKSTOP_S = 2
     return settings
 
 

@@ -1,6 +1,7 @@
 """How often a tracker reads a payment: a provider that pushes every outcome by webhook (KOMOJU,
-Klearly) is read only as a backstop once the account holds its webhook secret; the others (and
-those accounts without one) at the provider's poll interval. Steps are run by hand here and the
+Klearly) is read only as a backstop once the account holds its webhook secret; USAePay, whose
+webhooks tell card outcomes but not a request cancelled on the terminal, every 5 s with its key;
+the others (and those accounts without their webhook secret) at the provider's poll interval. Steps are run by hand here and the
 next step is read from the real broker, so the cadence is what a worker would follow."""
 
 from __future__ import annotations
@@ -90,18 +91,50 @@ def test_without_its_webhook_secret_the_account_is_polled_at_the_providers_inter
     assert _next_read_countdown(broker, payment) <= capabilities_for(provider).poll_interval_s
 
 
-@pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
-def test_a_provider_whose_webhooks_miss_outcomes_is_polled_at_its_interval(
-    provider, sandbox_settings, tenant_a, broker
-):
+def test_a_provider_without_webhooks_is_polled_at_its_interval(sandbox_settings, tenant_a, broker):
+    provider = "mobilepay"
     desk = Desk(provider, tenant_a)
-    assert not capabilities_for(provider).webhooks_tell_every_outcome
+    caps = capabilities_for(provider)
+    assert not caps.has_webhooks and caps.webhook_poll_interval_s is None
 
     payment = _after_one_step(desk, broker)
 
     interval = capabilities_for(provider).poll_interval_s
     assert tracking_cadence_s(payment) == interval
     assert 0 < _next_read_countdown(broker, payment) <= interval
+
+
+def test_usaepay_with_its_webhook_key_is_read_every_5_s_and_at_once_on_a_webhook(
+    sandbox_settings, tenant_a, broker
+):
+    """USAePay's webhooks tell an approved or declined sale, not a payment request cancelled or
+    timed out on the terminal: with the signature key held, a read every 5 s sees those."""
+    sandbox_settings.PAYMENTS_WEBHOOK_BACKSTOP_S = None  # the product's cadence, not the tests'
+    desk = Desk("usaepay", tenant_a)
+    caps = capabilities_for("usaepay")
+    assert desk.account.secrets().get("webhook_signature_key")
+    assert not caps.webhooks_tell_every_outcome and caps.webhook_poll_interval_s == 5.0
+
+    payment = _after_one_step(desk, broker)
+
+    assert tracking_cadence_s(payment) == 5.0
+    assert 3 < _next_read_countdown(broker, payment) <= 5.0
+    assert payment.lease_until > timezone.now() + timedelta(seconds=5)
+    # Inside the key's budget: 12 reads a minute of one payment, of the 45 allowed.
+    assert 60 / caps.webhook_poll_interval_s < caps.requests_per_minute
+
+
+def test_usaepay_without_its_webhook_key_is_polled_every_2_s(sandbox_settings, tenant_a, broker):
+    sandbox_settings.PAYMENTS_WEBHOOK_BACKSTOP_S = None
+    desk = Desk("usaepay", tenant_a)
+    secrets = {k: v for k, v in desk.account.secrets().items() if k != "webhook_signature_key"}
+    desk.account.secrets_encrypted = vault.encrypt(secrets)  # an account set up without webhooks
+    desk.account.save(update_fields=["secrets_encrypted"])
+
+    payment = _after_one_step(desk, broker)
+
+    assert tracking_cadence_s(payment) == 2.0 == capabilities_for("usaepay").poll_interval_s
+    assert 0 < _next_read_countdown(broker, payment) <= 2.0
 
 
 @pytest.mark.parametrize("provider", ["usaepay", "mobilepay"])
