@@ -62,7 +62,7 @@ def ensure_postgres() -> dict:
         server = pgserver.get_server(PG_DIR, cleanup_mode=None)
         socket_dir = server.get_postmaster_info().socket_dir
         socket_dir = str(socket_dir) if socket_dir else _postmaster_socket_dir()
-        _tune_for_development(socket_dir)
+        _tune_for_development(socket_dir, system_user=server.system_user)
     _ensure_database(socket_dir)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -78,21 +78,33 @@ def ensure_postgres() -> dict:
 # The embedded server holds demo and test data only, so it trades crash safety of the machine (not
 # of its own processes: a killed postmaster loses nothing) for commits that do not wait on the disk.
 DEVELOPMENT_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Settings that take a restart: room for the test suite's parallel workers, each with its live
+# server's request threads, its Celery worker's threads and a test's own (twenty stalled starts at
+# once), beside the demo. PostgreSQL's default of 100 was met by heavy tests side by side.
+RESTART_SETTINGS = {"max_connections": "300"}
 
 
-def _tune_for_development(socket_dir: str) -> None:
+def _tune_for_development(socket_dir: str, *, system_user: str | None) -> None:
     import psycopg
 
     with psycopg.connect(
         host=socket_dir, user="postgres", dbname="postgres", autocommit=True
     ) as conn:
-        changed = False
+        changed = restart = False
         for name, value in DEVELOPMENT_SETTINGS.items():
             if conn.execute(f"SHOW {name}").fetchone()[0] != value:
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
                 changed = True
-        if changed:
+        for name, value in RESTART_SETTINGS.items():
+            if conn.execute(f"SHOW {name}").fetchone()[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                restart = True
+        if changed and not restart:
             conn.execute("SELECT pg_reload_conf()")
+    if restart:  # once per data directory: the setting is kept in its postgresql.auto.conf
+        from pgserver._commands import pg_ctl  # the wheel's own pg_ctl, run as its server's user
+
+        pg_ctl(["-w", "restart"], pgdata=PG_DIR, user=system_user, timeout=60)
 
 
 def _ensure_database(socket_dir: str) -> None:

@@ -301,6 +301,8 @@ CELERY_BEAT_SCHEDULE = {
     "payments-sweep": {"task": "payments.tasks.payments_sweep", "schedule": 15.0},
     "payments-reconcile": {"task": "payments.tasks.payments_reconcile", "schedule": 10.0},
 }
+# How long /healthz waits for a Celery worker to answer its ping.
+HEALTHZ_WORKER_PING_S = env.float("HEALTHZ_WORKER_PING_S", default=0.5)
 # An unknown payment the reconciler could not settle in this time is flagged "needs attention".
 PAYMENTS_ATTENTION_AFTER_S = env.int("PAYMENTS_ATTENTION_AFTER_S", default=900)
 # How long a tracker's lease holds without renewal (a dead worker's payments wait this long for the

@@ -1,5 +1,6 @@
 """The home page per role and /healthz: the top of the house, so it may read every app below it."""
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -37,7 +38,7 @@ def healthz(request):
     workers = 0
     if checks["broker"] == "ok":
         try:
-            workers = len(celery_app.control.ping(timeout=0.5) or [])
+            workers = len(celery_app.control.ping(timeout=settings.HEALTHZ_WORKER_PING_S) or [])
         except Exception:
             workers = 0
     checks["workers"] = workers

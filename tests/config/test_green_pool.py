@@ -88,6 +88,8 @@ POOLED = textwrap.dedent(
     from django.db import connection
 
     print("pool", settings.DATABASES["default"]["OPTIONS"].get("pool", {}).get("max_size"))
+    # A connection leaves the pool without a health-check round trip (one per task or request).
+    print("checks", settings.DATABASES["default"]["CONN_HEALTH_CHECKS"])
     pids = []
 
     def task():
@@ -133,6 +135,7 @@ def test_greenlets_share_a_pool_of_connections_instead_of_one_each(tmp_path):
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pool 4" in done.stdout, done.stdout
+    assert "checks False" in done.stdout, done.stdout
     tasks, connections = (int(w) for w in done.stdout.split("tasks ")[1].split(" connections "))
     assert tasks == 60
     assert 1 <= connections <= 4, done.stdout
