@@ -1,4 +1,5 @@
-"""The test run's flush (tests/flushing.py) empties every table, whatever references what."""
+"""The test run's flush (tests/flushing.py) empties every table, whatever references what, except
+the content types and permissions the migrations made, which it keeps without a `post_migrate`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from django.core.management.color import no_style
 from django.db import connection
 
 from tests.factories import make_account, make_payment_terminal
-from tests.flushing import ALLOW_AUDIT_FLUSH
-
-# Recreated by post_migrate right after every flush, as with Django's own.
-REFILLED = {"django_content_type", "auth_permission"}
+from tests.flushing import ALLOW_AUDIT_FLUSH, KEPT
 
 
 @pytest.mark.django_db(transaction=True)
@@ -33,7 +31,37 @@ def test_a_flush_empties_every_table_of_a_full_tenant(tenant_a):
     with connection.cursor() as cursor:
         for model in apps.get_models(include_auto_created=True):
             table = model._meta.db_table
-            if table in REFILLED or model._meta.proxy or not model._meta.managed:
+            if table in KEPT or model._meta.proxy or not model._meta.managed:
                 continue
             cursor.execute(f'SELECT count(*) FROM "{table}"')
             assert cursor.fetchone()[0] == 0, table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_keeps_every_content_type_and_permission_and_sends_no_post_migrate(tenant_a):
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.signals import post_migrate
+
+    kept = (
+        set(ContentType.objects.values_list("app_label", "model")),
+        set(Permission.objects.values_list("content_type__app_label", "codename")),
+    )
+    # Every model's content type and default permissions are there, as migrate made them.
+    assert ("payments", "payment") in kept[0]
+    assert ("payments", "view_payment") in kept[1]
+    sent = []
+
+    def receiver(**kwargs):
+        sent.append(kwargs)
+
+    post_migrate.connect(receiver, weak=False)
+    try:
+        call_command("flush", verbosity=0, interactive=False)
+    finally:
+        post_migrate.disconnect(receiver)
+
+    assert sent == []
+    ContentType.objects.clear_cache()
+    assert set(ContentType.objects.values_list("app_label", "model")) == kept[0]
+    assert set(Permission.objects.values_list("content_type__app_label", "codename")) == kept[1]
