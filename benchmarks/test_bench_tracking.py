@@ -41,6 +41,7 @@ from credentials.models import ProviderAccount
 from payments.engine import payment_start
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_create
+from providers.registry import provider_class
 from sandbox import scenarios
 from sandbox.models import SandboxAccount, SandboxDevice, SandboxPayment, SandboxToken
 from sandbox.services import INTEGRA_TOKEN_LIFETIME, payment_decide
@@ -62,11 +63,6 @@ AMOUNT = 1000  # ends in 00: no magic outcome, the emulator waits for its decisi
 # push every outcome (the tracker reads on a webhook, and every 15 s as a backstop); USAePay pushes
 # an approved or declined sale (read at once) and is read every 5 s for what it does not push.
 WEBHOOK_PROVIDERS = {"komoju", "klearly", "usaepay"}
-WEBHOOK_SECRET = {
-    "komoju": "webhook_secret",
-    "klearly": "webhook_secret",
-    "usaepay": "webhook_signature_key",
-}
 # The access log: time (to the second), method, path, status, duration. gunicorn's `%(t)s` is
 # `[02/Dec/2026:14:50:01 +0000]`.
 # Every terminal waits 10 minutes for its customer (ours and the emulators'), so 1,000 starts on a
@@ -284,8 +280,9 @@ def seed_lanes(
             continue
         secrets, settings, sandbox_settings = _credentials(provider, n, ref)
         ours = secrets
-        if not webhooks and provider in WEBHOOK_SECRET:
-            ours = {k: v for k, v in secrets.items() if k != WEBHOOK_SECRET[provider]}
+        if not webhooks:
+            field = provider_class(provider).webhook_secret_field
+            ours = {k: v for k, v in secrets.items() if k != field}
         account = ProviderAccount(
             merchant=tenant.merchant,
             provider=provider,
@@ -620,7 +617,8 @@ def test_polled_reads_per_second_with_400_open(emulators, worker_host, tenant_a,
     """`tracking.polled_reads_per_s`: the status reads the worker host makes a second (counted at
     the emulators, over 30 s) while 400 payments of the polled providers (200 MobilePay, 200
     USAePay, each on its own key, set up without webhooks) stay open. Each asks for one read every
-    2 s (their poll interval): 200 a second is the demand, and what the worker host can follow is this figure.
+    2 s (their poll interval): 200 a second is the demand, and what the worker host can follow is
+    this figure.
     `tracking.cpu_ms_per_polled_read`: the machine's busy CPU time over those reads (all of it, the
     emulators' share included): it depends less than the rate on how saturated the machine is."""
     terminals = seed_lanes(

@@ -52,10 +52,10 @@ def next_code(device_or_key) -> str:
     """The code of the next 30 s step: a device accepts one step ahead, and never a step it has
     already accepted, so a second code within the same step is this one.
 
-    For a device, the step after the last one it accepted, when that is still inside the steps it
-    accepts now: a code it took a step late (typed as its step ended, checked as the next began)
-    set its drift one step back (django-otp's OTP_TOTP_SYNC), and then now + 30 s is two steps
-    ahead of its window."""
+    For a device, the next step by its own clock (now plus its drift), or the step after the last
+    one it accepted if that is later: a code it took a step late (typed as its step ended, checked
+    as the next began) set its drift one step back (django-otp's OTP_TOTP_SYNC), and then now +
+    30 s is two steps ahead of the steps it accepts."""
     if isinstance(device_or_key, TOTPDevice):
         device = TOTPDevice.objects.get(pk=device_or_key.pk)
         now_step = int(time.time()) // 30 + device.drift

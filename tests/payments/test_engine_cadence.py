@@ -1,8 +1,10 @@
 """How often a tracker reads a payment: a provider that pushes every outcome by webhook (KOMOJU,
 Klearly) is read only as a backstop once the account holds its webhook secret; USAePay, whose
 webhooks tell card outcomes but not a request cancelled on the terminal, every 5 s with its key;
-the others (and those accounts without their webhook secret) at the provider's poll interval. Steps are run by hand here and the
-next step is read from the real broker, so the cadence is what a worker would follow."""
+the others (and those accounts without their webhook secret) at the provider's poll interval.
+Steps are run by hand here and the next step is read from the real broker, so the cadence is what
+a worker would follow. That a webhook makes the tracker read at once, USAePay's included, is
+tests/payments/test_webhooks.py."""
 
 from __future__ import annotations
 
@@ -104,11 +106,10 @@ def test_a_provider_without_webhooks_is_polled_at_its_interval(sandbox_settings,
     assert 0 < _next_read_countdown(broker, payment) <= interval
 
 
-def test_usaepay_with_its_webhook_key_is_read_every_5_s_and_at_once_on_a_webhook(
-    sandbox_settings, tenant_a, broker
-):
-    """USAePay's webhooks tell an approved or declined sale, not a payment request cancelled or
-    timed out on the terminal: with the signature key held, a read every 5 s sees those."""
+def test_usaepay_with_its_webhook_key_is_read_every_5_s(sandbox_settings, tenant_a, broker):
+    """USAePay's webhooks tell an approved or declined sale (their read is at once), not a payment
+    request cancelled or timed out on the terminal: with the signature key held, a read every 5 s
+    sees those."""
     sandbox_settings.PAYMENTS_WEBHOOK_BACKSTOP_S = None  # the product's cadence, not the tests'
     desk = Desk("usaepay", tenant_a)
     caps = capabilities_for("usaepay")
