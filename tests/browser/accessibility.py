@@ -1,5 +1,6 @@
 """axe-core in every browser test: each page a test loads is checked when it has loaded, and the
-page's last state once more when the test ends; a serious or critical violation fails the test.
+page's last state once more when the test ends; a serious or critical violation fails the test, and
+so does an animation that never ends on any of those pages (ENDLESS).
 
 axe-core comes bundled with axe-playwright-python (`axe.min.js`) and is injected through Playwright,
 so nothing is fetched from the network and the product's pages carry no test script."""
@@ -46,6 +47,14 @@ def axe_findings(page) -> list[AxeFinding]:
     return findings
 
 
+# Animations that never end: each keeps the browser drawing frames for as long as the page is open
+# (a phone's battery at the counter; a pulsing waiting screen was a third of headless Chromium's CPU
+# in the browser payment tests).
+ENDLESS = """() => document.getAnimations()
+  .filter((a) => a.effect && a.effect.getComputedTiming().iterations === Infinity)
+  .map((a) => (a.animationName || "animation") + " on " + (a.effect.target?.tagName ?? "?") + "."
+    + (a.effect.target?.className ?? ""))"""
+
 # The document as axe-core would read it: its markup, and which element has the focus.
 DOCUMENT = """() => [document.documentElement.outerHTML, document.activeElement?.outerHTML ?? ""]"""
 
@@ -65,6 +74,8 @@ class AccessibilityAudit:
     # axe-core found: the same document gets the same answer, so it is not audited again (axe-core
     # took about 40 % of the browser's CPU in this suite).
     audited: dict = field(default_factory=dict)
+    # "URL: animation on element" of every endless animation found on an audited page.
+    endless: list[str] = field(default_factory=list)
 
     def watch_context(self, context) -> None:
         context.on("page", self.watch)
@@ -88,6 +99,9 @@ class AccessibilityAudit:
         self.running.add(id(page))
         try:
             document = (page.url, str(page.viewport_size), page.evaluate(DOCUMENT))
+            for animation in page.evaluate(ENDLESS):
+                if f"{page.url}: {animation}" not in self.endless:
+                    self.endless.append(f"{page.url}: {animation}")
             last = self.audited.get(id(page))
             if last is not None and last[0] == document:
                 found = last[1]

@@ -99,6 +99,9 @@ def page(chromium_browser, live_server, viewport, accessibility_audit, csp_watch
     assert not accessibility_audit.findings, (
         "axe-core found serious or critical violations:\n" + accessibility_audit.report()
     )
+    assert not accessibility_audit.endless, "endless animations:\n" + "\n".join(
+        accessibility_audit.endless
+    )
     assert csp_watch.documents, "no page of ours was loaded, so none was checked for its CSP"
     assert not csp_watch.failed, "Content-Security-Policy violations:\n" + csp_watch.report()
 
