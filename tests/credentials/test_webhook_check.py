@@ -19,6 +19,7 @@ from dashboard.models import Role
 from payments.engine import payment_start_execute
 from payments.models import PaymentStatus, ReceivedWebhook
 from providers.base import Environment
+from providers.http import tls_context
 from sandbox.models import SandboxWebhookDelivery
 from tests.contract.conftest import ACCOUNTS, make_env
 from tests.payments.engine_support import Desk
@@ -156,6 +157,7 @@ def test_outside_our_sandbox_the_page_points_to_the_providers_dashboard_and_show
             "X-Komoju-Event": "ping",
             "X-Komoju-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
         },
+        verify=tls_context(),
     )
     assert answer.status_code == 200
 

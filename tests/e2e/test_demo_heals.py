@@ -27,6 +27,7 @@ import httpx
 import psutil
 
 from home.demo_data import DEMO_PASSWORD, DEMO_PROVIDER_ACCOUNTS
+from providers.http import tls_context
 from providers.registry import PROVIDER_CLASSES
 from tests.e2e.demo import ROOT, free_port, ours
 from tests.second_factor import enrol_over_http
@@ -89,7 +90,7 @@ def _login(client: httpx.Client, email: str) -> dict:
 def _a_person_presses_every_provider_button(url: str, *, output: Path) -> None:
     """As the platform admin (who sees everything): Sync now, followed to its end; Probe now on
     every terminal; Verify now on every provider account. Each answers in plain words."""
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, verify=tls_context()) as client:
         csrf = _login(client, "admin@demo.test")
         enrol_over_http(client)  # the credentials pages ask a platform admin for a second factor
 

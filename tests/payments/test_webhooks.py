@@ -11,6 +11,7 @@ import pytest
 
 from payments.engine import payment_start_execute, payment_track_now
 from payments.models import PaymentStatus, ReceivedWebhook
+from providers.http import tls_context
 from sandbox.models import SandboxPayment, SandboxWebhookDelivery
 from sandbox.scenarios import APPROVE
 from sandbox.services import device_set_switches, payment_decide
@@ -110,6 +111,7 @@ def test_an_old_event_arriving_after_the_final_one_changes_nothing(desk, broker,
         f"{live_server.url}/webhooks/{desk.provider}/{desk.account.uuid}/",
         content=delivery.body.encode(),
         headers={**headers, **delivery.headers},
+        verify=tls_context(),
     )
 
     assert answer.status_code == 200
@@ -142,11 +144,14 @@ def test_a_wrongly_signed_webhook_is_refused_and_changes_nothing(desk, broker):
 
 def test_an_unknown_account_is_a_404_and_an_oversized_body_a_413(desk, live_server):
     unknown = httpx.post(
-        f"{live_server.url}/webhooks/{desk.provider}/{uuid.uuid4()}/", content=b"{}"
+        f"{live_server.url}/webhooks/{desk.provider}/{uuid.uuid4()}/",
+        content=b"{}",
+        verify=tls_context(),
     )
     oversized = httpx.post(
         f"{live_server.url}/webhooks/{desk.provider}/{desk.account.uuid}/",
         content=b"x" * (65 * 1024),
+        verify=tls_context(),
     )
 
     assert unknown.status_code == 404
@@ -176,7 +181,9 @@ def test_a_test_event_is_stored_once_answered_and_changes_no_payment(desk, broke
     assert received.payment_id is None
     assert received.outcome == "No payment of ours."
     # Its retry is the same delivery: stored once.
-    again = httpx.post(url, content=delivery.body.encode(), headers=delivery.headers)
+    again = httpx.post(
+        url, content=delivery.body.encode(), headers=delivery.headers, verify=tls_context()
+    )
     assert again.status_code == 200
     assert ReceivedWebhook.objects.filter(account=desk.account).count() == 1
     assert not broker.scheduled("payments.tasks.track_payment_now")

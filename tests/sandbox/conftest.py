@@ -11,6 +11,7 @@ import uuid
 import httpx
 import pytest
 
+from providers.http import tls_context
 from sandbox import services
 from sandbox.emulators import EmulatorName
 from tests.waiting import wait_until
@@ -68,11 +69,14 @@ def payroc_urls(live_server):
 @pytest.fixture
 def payroc(payroc_account, payroc_urls):
     """An httpx client on the Payroc emulator's /v1 base, with a bearer token."""
-    token = httpx.post(payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY}).json()[
-        "access_token"
-    ]
+    token = httpx.post(
+        payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY}, verify=tls_context()
+    ).json()["access_token"]
     with httpx.Client(
-        base_url=payroc_urls["base"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+        base_url=payroc_urls["base"],
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        verify=tls_context(),
     ) as client:
         yield client
 
@@ -151,7 +155,10 @@ def usaepay_base(live_server):
 @pytest.fixture
 def usaepay(usaepay_account, usaepay_base):
     with httpx.Client(
-        base_url=usaepay_base, auth=USAePayAuth(USAEPAY_API_KEY, USAEPAY_PIN), timeout=30
+        base_url=usaepay_base,
+        auth=USAePayAuth(USAEPAY_API_KEY, USAEPAY_PIN),
+        timeout=30,
+        verify=tls_context(),
     ) as client:
         yield client
 
@@ -270,6 +277,7 @@ def integra(mobilepay_account, mobilepay_base):
         params={"accessToken": MOBILEPAY_TOKEN, "bioCode": MOBILEPAY_BIO_CODE},
         headers={"Accept": "application/json"},
         timeout=30,
+        verify=tls_context(),
     ) as client:
         yield client
 
@@ -325,7 +333,7 @@ def komoju_base(live_server):
 def komoju_client(komoju_account, komoju_base):
     """An httpx client on the KOMOJU emulator's base, authenticated with the secret key."""
     with httpx.Client(
-        base_url=komoju_base + "/", auth=(KOMOJU_SECRET_KEY, ""), timeout=30
+        base_url=komoju_base + "/", auth=(KOMOJU_SECRET_KEY, ""), timeout=30, verify=tls_context()
     ) as client:
         yield client
 
@@ -404,9 +412,13 @@ def klearly_client(klearly_account, klearly_base):
         klearly_base + "/partner/merchant-token",
         json={"merchantId": KLEARLY_MERCHANT_ID},
         auth=(KLEARLY_PARTNER_ID, KLEARLY_PARTNER_SECRET),
+        verify=tls_context(),
     ).json()["token"]
     with httpx.Client(
-        base_url=klearly_base + "/", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        base_url=klearly_base + "/",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        verify=tls_context(),
     ) as client:
         yield client
 

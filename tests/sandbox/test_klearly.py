@@ -6,6 +6,7 @@ import pytest
 
 import providers.klearly
 import sandbox.klearly
+from providers.http import tls_context
 from sandbox import services
 from sandbox.models import SandboxPayment, SandboxPaymentKind, SandboxToken
 from tests.sandbox.conftest import (
@@ -72,6 +73,7 @@ def test_partner_credentials_get_a_merchant_token(klearly_account, klearly_base)
         klearly_base + "/partner/merchant-token",
         json={"merchantId": KLEARLY_MERCHANT_ID},
         auth=(KLEARLY_PARTNER_ID, KLEARLY_PARTNER_SECRET),
+        verify=tls_context(),
     )
 
     assert response.status_code == 200
@@ -87,11 +89,13 @@ def test_wrong_partner_credentials_or_merchant_are_refused(klearly_account, klea
         klearly_base + "/partner/merchant-token",
         json={"merchantId": KLEARLY_MERCHANT_ID},
         auth=(KLEARLY_PARTNER_ID, "nope"),
+        verify=tls_context(),
     )
     other_merchant = httpx.post(
         klearly_base + "/partner/merchant-token",
         json={"merchantId": "mer_other"},
         auth=(KLEARLY_PARTNER_ID, KLEARLY_PARTNER_SECRET),
+        verify=tls_context(),
     )
 
     assert (
@@ -101,7 +105,7 @@ def test_wrong_partner_credentials_or_merchant_are_refused(klearly_account, klea
 
 
 def test_a_missing_or_expired_token_is_401(klearly_client, klearly_account, klearly_base):
-    assert httpx.get(klearly_base + "/terminals").status_code == 401
+    assert httpx.get(klearly_base + "/terminals", verify=tls_context()).status_code == 401
     assert klearly_client.get("terminals").status_code == 200
 
     services.account_expire_tokens(account=klearly_account)

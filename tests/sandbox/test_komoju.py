@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from providers.http import tls_context
 from sandbox import services
 from sandbox.models import (
     PaymentStatus,
@@ -64,8 +65,13 @@ def finished(client, session_id) -> dict:
 
 
 def test_an_unknown_or_missing_secret_key_is_401(komoju_account, komoju_base):
-    wrong = httpx.post(komoju_base + "/sessions", json=session_body(), auth=("sk_test_nope", ""))
-    missing = httpx.get(komoju_base + "/sessions/x")
+    wrong = httpx.post(
+        komoju_base + "/sessions",
+        json=session_body(),
+        auth=("sk_test_nope", ""),
+        verify=tls_context(),
+    )
+    missing = httpx.get(komoju_base + "/sessions/x", verify=tls_context())
 
     assert wrong.status_code == missing.status_code == 401
     assert wrong.json()["error"]["code"] == "unauthorized"

@@ -8,6 +8,7 @@ import pytest
 
 import providers.mobilepay
 import sandbox.mobilepay
+from providers.http import tls_context
 from sandbox import services
 from sandbox.models import PaymentStatus, SandboxPayment, SandboxPaymentKind
 from tests.sandbox.conftest import (
@@ -94,6 +95,7 @@ def test_wrong_or_missing_credentials_fail_in_band(mobilepay_base, mobilepay_dev
         mobilepay_base + "api/pos/payment/start",
         params={"orderId": "O", "amount": "1.00", "terminalId": MOBILEPAY_TERMINAL, **credentials},
         headers={"Accept": "application/json"},
+        verify=tls_context(),
     )
 
     assert response.status_code == 200
@@ -127,6 +129,7 @@ def test_a_post_start_reads_the_body_fields(mobilepay_base, mobilepay_device):
             "bioCode": MOBILEPAY_BIO_CODE,
         },
         headers={"Accept": "application/json"},
+        verify=tls_context(),
     )
 
     assert response.json()["success"] is True
@@ -437,7 +440,10 @@ def test_a_token_is_created_only_when_none_exists_and_reset_with_the_previous(
 ):
     def call(path, **params):
         return httpx.get(
-            mobilepay_base + path, params=params, headers={"Accept": "application/json"}
+            mobilepay_base + path,
+            params=params,
+            headers={"Accept": "application/json"},
+            verify=tls_context(),
         ).json()
 
     refused = call("api/pos/manage/token", bioCode=MOBILEPAY_BIO_CODE)
@@ -489,7 +495,7 @@ def test_terminal_information_stores_qr_code_and_check_in(integra, mobilepay_dev
         "store-1",
     )
     assert store["name"] == "Harbour Cinema"
-    image = httpx.get(link["qrCodeLink"])
+    image = httpx.get(link["qrCodeLink"], verify=tls_context())
     assert image.headers["content-type"] == "image/svg+xml" and "<svg" in image.text
     assert (before["checkedIn"], after["checkedIn"]) == (False, True)
 

@@ -12,6 +12,7 @@ from providers.errors import (
     TerminalBusy,
     TerminalOffline,
 )
+from providers.http import tls_context
 from providers.recovery import start_exactly_once
 from sandbox import services
 from sandbox.models import PaymentStatus, SandboxPayment
@@ -274,5 +275,5 @@ def test_terminals_qr_code_and_check_in(mobilepay, mobilepay_device):
         mobilepay_device.serial,
         None,
     )
-    assert httpx.get(link).headers["content-type"] == "image/svg+xml"
+    assert httpx.get(link, verify=tls_context()).headers["content-type"] == "image/svg+xml"
     assert (before, mobilepay.check_in_status(MOBILEPAY_TERMINAL).checked_in) == (False, True)

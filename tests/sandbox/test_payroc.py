@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 
+from providers.http import tls_context
 from sandbox import services
 from sandbox.models import PaymentStatus, SandboxPayment
 from sandbox.payroc import TIMED_OUT_MESSAGE
@@ -35,7 +36,9 @@ def finished(client, instruction_id, collection="payment-instructions"):
 
 
 def test_identity_issues_a_bearer_token_for_a_known_api_key(payroc_account, payroc_urls):
-    response = httpx.post(payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY})
+    response = httpx.post(
+        payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY}, verify=tls_context()
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -43,6 +46,7 @@ def test_identity_issues_a_bearer_token_for_a_known_api_key(payroc_account, payr
     devices = httpx.get(
         payroc_urls["base"] + "/devices",
         headers={"Authorization": f"Bearer {body['access_token']}"},
+        verify=tls_context(),
     )
     assert devices.status_code == 200
 
@@ -50,7 +54,9 @@ def test_identity_issues_a_bearer_token_for_a_known_api_key(payroc_account, payr
 def test_the_token_lifetime_follows_the_setting(payroc_account, payroc_urls, settings):
     settings.SANDBOX_PAYROC_TOKEN_TTL_S = 60
 
-    body = httpx.post(payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY}).json()
+    body = httpx.post(
+        payroc_urls["identity"], headers={"x-api-key": PAYROC_API_KEY}, verify=tls_context()
+    ).json()
 
     assert body["expires_in"] == 60
 
@@ -58,7 +64,9 @@ def test_the_token_lifetime_follows_the_setting(payroc_account, payroc_urls, set
 def test_identity_refuses_an_unknown_api_key_with_the_documented_problem(
     payroc_account, payroc_urls
 ):
-    response = httpx.post(payroc_urls["identity"], headers={"x-api-key": "not-the-key"})
+    response = httpx.post(
+        payroc_urls["identity"], headers={"x-api-key": "not-the-key"}, verify=tls_context()
+    )
 
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
@@ -66,10 +74,14 @@ def test_identity_refuses_an_unknown_api_key_with_the_documented_problem(
 
 
 def test_the_api_refuses_a_missing_unknown_or_expired_token(payroc, payroc_account, payroc_urls):
-    assert httpx.get(payroc_urls["base"] + "/devices").json() == NOT_AUTHORIZED
+    assert (
+        httpx.get(payroc_urls["base"] + "/devices", verify=tls_context()).json() == NOT_AUTHORIZED
+    )
     assert (
         httpx.get(
-            payroc_urls["base"] + "/devices", headers={"Authorization": "Bearer nope"}
+            payroc_urls["base"] + "/devices",
+            headers={"Authorization": "Bearer nope"},
+            verify=tls_context(),
         ).status_code
         == 401
     )
@@ -101,7 +113,7 @@ def test_devices_are_listed_in_pages_that_link_to_the_next(payroc, payroc_accoun
     assert [device["serialNumber"] for device in first["data"]] == ["S-1", "S-2"]
     assert first["data"][0]["deviceType"] == {"model": "A920", "manufacturer": "PAX"}
     next_link = next(link for link in first["links"] if link["rel"] == "next")
-    second = httpx.get(next_link["href"], headers=payroc.headers).json()
+    second = httpx.get(next_link["href"], headers=payroc.headers, verify=tls_context()).json()
     assert (second["count"], second["hasMore"]) == (1, False)
     assert [device["serialNumber"] for device in second["data"]] == ["S-3"]
     assert [link["rel"] for link in second["links"]] == ["previous"]
@@ -140,7 +152,9 @@ def test_a_magic_approve_amount_ends_in_an_approved_sale(payroc, payroc_device, 
     completed = finished(payroc, started["paymentInstructionId"])
     assert completed["status"] == "completed"
     assert completed["link"]["rel"] == "payment" and completed["link"]["method"] == "GET"
-    payment = httpx.get(completed["link"]["href"], headers=payroc.headers).json()
+    payment = httpx.get(
+        completed["link"]["href"], headers=payroc.headers, verify=tls_context()
+    ).json()
     assert re.fullmatch(r"[A-Z0-9]{10}", payment["paymentId"])
     assert payment["processingTerminalId"] == "1234001"
     assert payment["order"]["orderId"] == "Order-approve" and payment["order"]["amount"] == 1001
@@ -168,7 +182,9 @@ def test_a_magic_decline_amount_completes_with_a_declined_payment(payroc, payroc
     completed = finished(payroc, started["paymentInstructionId"])
 
     assert completed["status"] == "completed"
-    payment = httpx.get(completed["link"]["href"], headers=payroc.headers).json()
+    payment = httpx.get(
+        completed["link"]["href"], headers=payroc.headers, verify=tls_context()
+    ).json()
     assert payment["transactionResult"]["responseCode"] == "D"
     assert payment["transactionResult"]["status"] == "declined"
     assert SandboxPayment.objects.charges().count() == 0
@@ -384,7 +400,7 @@ def test_a_completed_instruction_cannot_be_deleted_and_links_its_payment(payroc,
 def approved_sale(client, serial, amount=1001) -> dict:
     started = start_instruction(client, serial, amount).json()
     completed = finished(client, started["paymentInstructionId"])
-    return httpx.get(completed["link"]["href"], headers=client.headers).json()
+    return httpx.get(completed["link"]["href"], headers=client.headers, verify=tls_context()).json()
 
 
 def test_a_referenced_refund_grows_refunds_and_never_exceeds_the_payment(payroc, payroc_device):
@@ -414,7 +430,9 @@ def test_a_referenced_refund_grows_refunds_and_never_exceeds_the_payment(payroc,
     assert too_much.status_code == 400 and too_much.json()["errors"][0]["parameter"] == "amount"
     assert rest.status_code == 200 and len(rest.json()["refunds"]) == 2
     assert rest.json()["supportedOperations"] == []
-    refund = httpx.get(rest.json()["refunds"][-1]["link"]["href"], headers=payroc.headers).json()
+    refund = httpx.get(
+        rest.json()["refunds"][-1]["link"]["href"], headers=payroc.headers, verify=tls_context()
+    ).json()
     assert refund["transactionResult"]["type"] == "refund"
     assert refund["transactionResult"]["authorizedAmount"] == -501
     assert refund["payment"]["paymentId"] == payment["paymentId"]
@@ -442,7 +460,9 @@ def test_a_refund_replayed_with_its_idempotency_key_refunds_once(payroc, payroc_
 def test_a_pre_authorisation_is_captured_once(payroc, payroc_device):
     started = start_instruction(payroc, payroc_device.ref, 2001, autoCapture=False).json()
     completed = finished(payroc, started["paymentInstructionId"])
-    authorised = httpx.get(completed["link"]["href"], headers=payroc.headers).json()
+    authorised = httpx.get(
+        completed["link"]["href"], headers=payroc.headers, verify=tls_context()
+    ).json()
     capture_path = f"payments/{authorised['paymentId']}/capture"
 
     captured = payroc.post(
@@ -476,7 +496,9 @@ def test_a_refund_instruction_runs_on_the_device(payroc, payroc_device):
     assert started.status_code == 202 and "refundInstructionId" in started.json()
     completed = finished(payroc, started.json()["refundInstructionId"], "refund-instructions")
     assert completed["status"] == "completed" and completed["link"]["rel"] == "refund"
-    refund = httpx.get(completed["link"]["href"], headers=payroc.headers).json()
+    refund = httpx.get(
+        completed["link"]["href"], headers=payroc.headers, verify=tls_context()
+    ).json()
     assert (
         refund["transactionResult"]["type"] == "refund"
         and refund["transactionResult"]["responseCode"] == "A"

@@ -8,6 +8,7 @@ not in the spec; the 503 of the 5xx switch is the sandbox's own and is not check
 import httpx
 import pytest
 
+from providers.http import tls_context
 from sandbox import services
 from tests.providers.payroc_openapi import validate_payroc_response
 from tests.sandbox.conftest import new_key, sale_body, start_instruction, wait_until
@@ -35,7 +36,7 @@ def test_a_sale_its_status_and_its_payment_match_the_spec(payroc, payroc_device)
     started = checked(start_instruction(payroc, payroc_device.ref, 1001)).json()
     in_progress = checked(payroc.get(f"payment-instructions/{started['paymentInstructionId']}"))
     completed = completed_instruction(payroc, started["paymentInstructionId"])
-    checked(httpx.get(completed["link"]["href"], headers=payroc.headers))
+    checked(httpx.get(completed["link"]["href"], headers=payroc.headers, verify=tls_context()))
 
     assert in_progress.status_code == 200 and completed["status"] == "completed"
 
@@ -44,7 +45,7 @@ def test_declines_failures_and_cancels_match_the_spec(payroc, payroc_device):
     declined = completed_instruction(
         payroc, start_instruction(payroc, payroc_device.ref, 1002).json()["paymentInstructionId"]
     )
-    checked(httpx.get(declined["link"]["href"], headers=payroc.headers))
+    checked(httpx.get(declined["link"]["href"], headers=payroc.headers, verify=tls_context()))
     failed = completed_instruction(
         payroc, start_instruction(payroc, payroc_device.ref, 1005).json()["paymentInstructionId"]
     )
@@ -73,7 +74,9 @@ def test_error_answers_match_the_spec(payroc, payroc_device, payroc_urls):
     invalid = checked(payroc.post(path, json={"order": {}}, headers={"Idempotency-Key": new_key()}))
     unknown_device = checked(start_instruction(payroc, "nope", 1001))
     unknown_payment = checked(payroc.get("payments/NOPE000000"))
-    unauthorised = checked(httpx.get(payroc_urls["base"] + "/payments/NOPE000000"))
+    unauthorised = checked(
+        httpx.get(payroc_urls["base"] + "/payments/NOPE000000", verify=tls_context())
+    )
 
     assert [
         r.status_code
@@ -106,7 +109,11 @@ def test_refunds_and_captures_match_the_spec(payroc, payroc_device):
             headers={"Idempotency-Key": new_key()},
         )
     ).json()
-    checked(httpx.get(refunded["refunds"][0]["link"]["href"], headers=payroc.headers))
+    checked(
+        httpx.get(
+            refunded["refunds"][0]["link"]["href"], headers=payroc.headers, verify=tls_context()
+        )
+    )
     too_much = checked(
         payroc.post(
             f"payments/{payment_id}/refund",
@@ -145,4 +152,9 @@ def test_a_refund_instruction_and_its_refund_match_the_spec(payroc, payroc_devic
     ).json()
     completed = completed_instruction(payroc, started["refundInstructionId"], "refund-instructions")
 
-    assert checked(httpx.get(completed["link"]["href"], headers=payroc.headers)).status_code == 200
+    assert (
+        checked(
+            httpx.get(completed["link"]["href"], headers=payroc.headers, verify=tls_context())
+        ).status_code
+        == 200
+    )

@@ -5,6 +5,7 @@ import re
 import httpx
 import pytest
 
+from providers.http import tls_context
 from sandbox import services
 from sandbox.models import PaymentStatus, SandboxPayment
 from tests.sandbox.conftest import (
@@ -47,7 +48,9 @@ def test_the_documented_example_header_authenticates(usaepay_account, usaepay_ba
     )
 
     response = httpx.get(
-        usaepay_base + "/paymentengine/devices", headers={"Authorization": DOCUMENTED_HEADER}
+        usaepay_base + "/paymentengine/devices",
+        headers={"Authorization": DOCUMENTED_HEADER},
+        verify=tls_context(),
     )
 
     assert response.status_code == 200
@@ -57,6 +60,7 @@ def test_a_hash_made_with_the_wrong_pin_is_refused(usaepay_account, usaepay_base
     response = httpx.get(
         usaepay_base + "/paymentengine/devices",
         headers={"Authorization": usaepay_header(USAEPAY_API_KEY, "999999")},
+        verify=tls_context(),
     )
 
     assert response.status_code == 401
@@ -70,8 +74,9 @@ def test_an_unknown_key_or_no_credentials_are_refused(usaepay_account, usaepay_b
     unknown = httpx.get(
         usaepay_base + "/paymentengine/devices",
         headers={"Authorization": usaepay_header("nope", USAEPAY_PIN)},
+        verify=tls_context(),
     )
-    anonymous = httpx.get(usaepay_base + "/paymentengine/devices")
+    anonymous = httpx.get(usaepay_base + "/paymentengine/devices", verify=tls_context())
 
     assert unknown.status_code == anonymous.status_code == 401
     assert (
