@@ -10,16 +10,14 @@ class PasswordBackend(ModelBackend):
         """The session's user with its membership (and the membership's reseller, merchant and
         store) in the same query: every page reads the membership for its scope, so a logged-in
         request costs one query for the user instead of two."""
-        user = (
-            UserModel._default_manager.select_related(
-                "membership_row__reseller",
-                "membership_row__merchant",
-                # A cashier's organisation (every page's menu) is its store, named with its merchant.
-                "membership_row__store__merchant",
-            )
-            .filter(pk=user_id)
-            .first()
-        )
+        users = UserModel._default_manager.select_related(
+            "membership_row__reseller",
+            "membership_row__merchant",
+            # A cashier's organisation (every page's menu) is its store, named with its merchant.
+            "membership_row__store__merchant",
+        ).filter(pk=user_id)
+        # `[:1]`, not `.first()`: no ORDER BY to compile for a primary-key read (every request).
+        user = next(iter(users[:1]), None)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_user_permissions(self, user_obj, obj=None):
