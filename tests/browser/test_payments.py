@@ -18,7 +18,7 @@ from dashboard.models import Role
 from payments.forms import format_minor
 from payments.models import Payment, PaymentKind, PaymentStatus
 from terminals.models import Terminal, TerminalStatus
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import ARTIFACTS, PHONE
 from tests.browser.test_pages import assert_fits
 from tests.browser.test_roles import log_in
 from tests.payments.engine_support import PROVIDERS, Desk, settled
@@ -93,11 +93,20 @@ def charge(page, desk, amount_minor: int, *, from_terminal_page: bool = False) -
     return payment
 
 
-def on_the_virtual_terminal(page, desk, button: str = "Approve", *, headline: str):
+def on_the_virtual_terminal(
+    page, desk, button: str = "Approve", *, headline: str, shot: str | None = None
+):
     """Opens the sandbox's virtual terminal page in a second tab, presses `button` as the customer
-    once the request is on the screen, and waits for the screen's `headline`."""
+    once the request is on the screen, and waits for the screen's `headline`. `shot`: the waiting
+    screen is saved under that name in test-artifacts/ first."""
     virtual = page.context.new_page()
     virtual.goto(f"/sandbox/terminals/{desk.device.pk}/")
+    if shot:
+        expect(virtual.get_by_role("button", name=button, exact=True)).to_be_visible(
+            timeout=WAIT_MS
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        virtual.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
     virtual.get_by_role("button", name=button, exact=True).click(timeout=WAIT_MS)
     expect(virtual.get_by_test_id("screen-headline")).to_have_text(headline, timeout=WAIT_MS)
     virtual.close()
@@ -127,7 +136,13 @@ def test_a_cashier_takes_a_payment_and_sees_it_approved_without_reloading(
     # The customer approves on the virtual terminal; the worker's tracker sees it at the emulator.
     expect(status_words(page)).to_have_text(re.compile("Waiting for the customer"), timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Abort")).to_be_visible()
-    on_the_virtual_terminal(page, desk, "Approve", headline=approved_headline(desk))
+    on_the_virtual_terminal(
+        page,
+        desk,
+        "Approve",
+        headline=approved_headline(desk),
+        shot=f"virtual-terminal-waiting-{desk.provider}",
+    )
 
     expect(status_words(page)).to_have_text(re.compile(r"^Approved"), timeout=WAIT_MS)
     expect(page.get_by_test_id("status-card")).to_have_attribute("data-status", "approved")
