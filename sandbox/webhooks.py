@@ -33,7 +33,6 @@ import hmac
 import importlib
 import json
 import logging
-import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,6 @@ from datetime import timedelta
 from functools import cache
 from urllib.parse import urlsplit
 
-import certifi
 import httpx
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -305,10 +303,11 @@ def _pause_until_next() -> float | None:
 
 
 @cache
-def _tls_context() -> ssl.SSLContext:
-    """The sender's one TLS context (certifi's CA bundle, as httpx's default): building one parses
-    the bundle, tens of milliseconds each time a batch of deliveries starts."""
-    return ssl.create_default_context(cafile=certifi.where())
+def _tls_context():
+    """The sender's one TLS context, httpx's default (SSL_CERT_FILE or SSL_CERT_DIR, else certifi's
+    bundle), built once: building one parses the CA bundle, tens of milliseconds each time a batch
+    of deliveries starts."""
+    return httpx.create_ssl_context()
 
 
 def deliver_due() -> int:
